@@ -1,0 +1,47 @@
+"""Per-run knobs of the agent, passed as LangGraph `context=` (never globals, never env vars)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from langgraph.runtime import Runtime
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Limits and switches for one run of the agent graph (defaults follow the paper's RL setting)."""
+
+    max_turns: int = field(default=10, metadata={"help": "Policy turns before the run is stopped (paper: < 10)."})
+    max_tool_calls: int = field(default=10, metadata={"help": "Tool calls per run (paper: <= 10)."})
+    max_image_searches: int = field(default=1, metadata={"help": "Image searches per run (paper: 1)."})
+    max_text_searches: int | None = field(
+        default=None, metadata={"help": "Text searches per run; 1 reproduces the single-search ablation."}
+    )
+    allow_crop: bool = field(default=True, metadata={"help": "Allow cropped image search (ablation switch)."})
+    max_response_tokens: int = field(
+        default=8192, metadata={"help": "Policy tokens over the whole trajectory (paper: 8192)."}
+    )
+    max_new_tokens: int = field(default=512, metadata={"help": "Policy tokens per turn."})
+    temperature: float = field(default=0.0, metadata={"help": "Sampling temperature; 0 is greedy."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
+
+    def __post_init__(self) -> None:
+        for name in ("max_turns", "max_tool_calls", "max_response_tokens", "max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"RunConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_image_searches < 0:
+            raise ValueError(f"RunConfig.max_image_searches must be >= 0, got {self.max_image_searches}")
+        if self.max_text_searches is not None and self.max_text_searches < 0:
+            raise ValueError(f"RunConfig.max_text_searches must be >= 0 or None, got {self.max_text_searches}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}")
+
+
+def run_config(runtime: Runtime[RunConfig]) -> RunConfig:
+    """The run's config; the defaults when the caller passed no `context=` (e.g. a bare Studio run)."""
+    ctx = runtime.context
+    if ctx is None:
+        return RunConfig()
+    if isinstance(ctx, dict):  # the LangGraph API server passes context as JSON
+        return RunConfig(**ctx)
+    return ctx

@@ -1,0 +1,67 @@
+"""The paper's three user-turn templates (App. E.1, re-worded from the paraphrase in research/paper.md §1.4).
+
+The same templates serve SFT data, evaluation and the prompt-based agent baseline, so they live here once.
+The initial prompt carries the image placeholder; the two follow-up prompts wrap the tool output in
+`<information>` (rendered by `policy.protocol.render_information`).
+"""
+
+from __future__ import annotations
+
+from policy.protocol import GIVE_UP_ANSWER, render_information
+
+INITIAL_PROMPT = """You are an expert visual assistant. Answer the question about the image.
+
+Step 1: Analyse the image and the question "{question}". Identify the entities, objects, text and other visual \
+clues that matter.
+Step 2: Think inside <reason>...</reason>, then choose exactly one action:
+- Action 1, answer: if you can identify the visual element with confidence and your own knowledge is enough, \
+answer concisely inside <answer>...</answer>.
+- Action 2, image search: to identify something in the image, search the web by image.
+  - Cropped search (preferred when the question is about a specific object, person, animal, plant, landmark, logo \
+or flag, or when the background does not matter): write a referring expression for the region, for example \
+<img_search>the flag on the left</img_search>, or its pixel box, <img_search>[x0, y0, x1, y1]</img_search>.
+  - Whole-image search (only when the question is about the whole scene, its location or context): \
+<img_search><img></img_search>. Never write <img_search><img></img></img_search>.
+- Action 3, text search: if you know what the element is but need more facts, write a search query inside \
+<text_search>...</text_search>.
+Search results come back in the next turn inside <information>...</information>. You may search by image only \
+once; you may search by text several times.
+
+Here is the image and the question: {question}"""
+
+AFTER_IMAGE_SEARCH_PROMPT = """{information}
+
+Review the image-search results above. Think inside <reason>...</reason>, then either answer inside \
+<answer>...</answer> if you now know the answer, or search by text with a query built from what the image search \
+found, inside <text_search>...</text_search>. You can search by text again later."""
+
+AFTER_TEXT_SEARCH_PROMPT = """{information}
+
+Compare these results with what you already know. Think inside <reason>...</reason>, then choose one action:
+- answer inside <answer>...</answer> if the evidence is enough;
+- search again with a new, more specific or corrected query inside <text_search>...</text_search>;
+- or, if the answer cannot be found, answer <answer>{give_up}</answer>."""
+
+ERROR_PROMPT = """{information}
+
+Your last turn could not be carried out. Think inside <reason>...</reason>, then choose exactly one valid action."""
+
+
+def initial_prompt(question: str) -> str:
+    """The first user turn's text (the image goes before it as an image part)."""
+    return INITIAL_PROMPT.format(question=question)
+
+
+def after_image_search(information: str) -> str:
+    """The user turn that returns an image-search result."""
+    return AFTER_IMAGE_SEARCH_PROMPT.format(information=render_information(information))
+
+
+def after_text_search(information: str) -> str:
+    """The user turn that returns a text-search result."""
+    return AFTER_TEXT_SEARCH_PROMPT.format(information=render_information(information), give_up=GIVE_UP_ANSWER)
+
+
+def after_error(information: str) -> str:
+    """The user turn that reports a malformed turn or a refused/failed tool call."""
+    return ERROR_PROMPT.format(information=render_information(information))

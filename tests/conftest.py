@@ -1,0 +1,41 @@
+"""Shared fixtures: the fixture world, a demo composite image, graph inputs. Everything is offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from graph.demo import DEMO_QUESTION, demo_image
+from tools.fixture import fixture_toolset
+from tools.images import make_ref, open_image
+from world.fixture import FixtureWorld, build_fixture_world
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a stray hub or wandb call fails at once instead of hanging
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+
+
+@pytest.fixture(scope="session")
+def world() -> FixtureWorld:
+    return build_fixture_world()
+
+
+@pytest.fixture
+def demo_path(tmp_path: Path, world: FixtureWorld) -> Path:
+    """The demo composite: Japan, France, Germany flags left to right."""
+    return demo_image(tmp_path / "demo.png", world)
+
+
+@pytest.fixture
+def tools(world: FixtureWorld, tmp_path: Path):
+    return fixture_toolset(world, crop_dir=str(tmp_path / "crops"))
+
+
+@pytest.fixture
+def inputs(demo_path: Path) -> dict:
+    return {"question": DEMO_QUESTION, "image": make_ref(str(demo_path), open_image(str(demo_path)))}

@@ -1,0 +1,1 @@
+"""Benchmarks, judges, baselines and reports (a later issue)."""

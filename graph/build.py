@@ -1,11 +1,11 @@
 """`build_graph`: the only place the agent's nodes and edges are declared.
 
-    reason ─┬─> answer ─> END
-            ├─> text_search ─────────────┐
-            ├─> image_search ────────────┤
-            ├─> crop ─┬─> image_search ──┤
-            │         └──────────────────┤
-            └─> reflect <────────────────┘ ─> reason | answer (turn limit)
+reason ─┬─> answer ─> END
+        ├─> text_search ─────────────┐
+        ├─> image_search ────────────┤
+        ├─> crop ─┬─> image_search ──┤
+        │         └──────────────────┤
+        └─> reflect <────────────────┘ ─> reason | answer (turn limit)
 """
 
 from __future__ import annotations

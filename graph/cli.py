@@ -39,7 +39,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     """The command-line parser."""
-    p = argparse.ArgumentParser(prog="deepmmsearch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="deepmmsearch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the scripted demo over the fixture world and print its trace")
     demo.add_argument("--out", type=Path, help="folder for the demo image and crops (default: a temp folder)")
@@ -47,15 +49,16 @@ def parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer a question about an image with the agent")
     ask.add_argument("question", help="the question about the image")
     ask.add_argument("--image", type=Path, required=True, help="PNG, JPEG, WEBP, GIF or BMP file")
-    ask.add_argument("--script", type=Path,
-                     help="JSON list of policy turns to play back (default: the scripted search plan)")
+    ask.add_argument(
+        "--script", type=Path, help="JSON list of policy turns to play back (default: the scripted search plan)"
+    )
     _add_run_options(ask)
     sub.add_parser("graph", help="print the agent graph as a Mermaid diagram")
     return p
 
 
 def _fail(message: str) -> int:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    print(f"error: {message}", file=sys.stderr)  # one plain line: scripts grep it, people read it
     return EXIT_BAD_INPUT
 
 
@@ -108,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or Path(tempfile.mkdtemp(prefix="deepmmsearch-demo-"))
         out.mkdir(parents=True, exist_ok=True)
         image = demo_image(out / "demo.png")
-        graph = build_graph(ScriptedPolicy(DEMO_SCRIPT), fixture_toolset(crop_dir=str(args.crop_dir or out)),
-                            checkpointer=_checkpointer(args.checkpoint))
+        graph = build_graph(
+            ScriptedPolicy(DEMO_SCRIPT),
+            fixture_toolset(crop_dir=str(args.crop_dir or out)),
+            checkpointer=_checkpointer(args.checkpoint),
+        )
         return _run(graph, DEMO_QUESTION, image, args)
     if args.script is not None:
         try:
@@ -120,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(f"{args.script}: the script must be a JSON list of strings")
     else:
         script = search_plan_script()
-    graph = build_graph(ScriptedPolicy(script), fixture_toolset(crop_dir=str(args.crop_dir) if args.crop_dir else None),
-                        checkpointer=_checkpointer(args.checkpoint))
+    graph = build_graph(
+        ScriptedPolicy(script),
+        fixture_toolset(crop_dir=str(args.crop_dir) if args.crop_dir else None),
+        checkpointer=_checkpointer(args.checkpoint),
+    )
     return _run(graph, args.question, args.image, args)
 
 

@@ -7,9 +7,9 @@ training row: `messages` is in the transformers/TRL chat format and `trace` hold
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from policy.base import ChatMessage
 from policy.protocol import ActionDict

@@ -8,8 +8,14 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-_COLOURS = {"reason": "cyan", "crop": "magenta", "image_search": "green", "text_search": "blue",
-            "reflect": "yellow", "answer": "bold white"}
+_COLOURS = {
+    "reason": "cyan",
+    "crop": "magenta",
+    "image_search": "green",
+    "text_search": "blue",
+    "reflect": "yellow",
+    "answer": "bold white",
+}
 
 
 def render_update(console: Console, node: str, update: dict[str, Any]) -> None:

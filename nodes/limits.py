@@ -18,7 +18,10 @@ def refusal(action: ActionDict, counters: Counters, ctx: RunConfig) -> str | Non
                 "Use <text_search> or answer."
             )
         if not ctx.allow_crop and (action["text"] or action["box"]):
-            return "Cropped image search is disabled in this run. Search the whole image with <img_search><img></img_search>."
+            return (
+                "Cropped image search is disabled in this run. "
+                "Search the whole image with <img_search><img></img_search>."
+            )
     if action["kind"] == "text_search" and ctx.max_text_searches is not None:
         if counters["text_searches"] >= ctx.max_text_searches:
             return f"Text search may be used only {ctx.max_text_searches} time(s) in this run. Answer now."

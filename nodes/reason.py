@@ -56,15 +56,41 @@ class Reason:
             update["images"] = [state["image"]]
         if isinstance(parsed, ParseError):
             counters["parse_errors"] += 1
-            update["turns"] = [TurnRecord(turn=turn, output=gen.text, reason=None, action=None,
-                                          parse_error=parsed.kind, num_tokens=gen.num_tokens)]
-            update["observations"] = [Observation(turn=turn, tool="format", query=None, image_id=None, box=None,
-                                                  hits=[], text="", error=f"Invalid format: {parsed.message}")]
+            update["turns"] = [
+                TurnRecord(
+                    turn=turn,
+                    output=gen.text,
+                    reason=None,
+                    action=None,
+                    parse_error=parsed.kind,
+                    num_tokens=gen.num_tokens,
+                )
+            ]
+            update["observations"] = [
+                Observation(
+                    turn=turn,
+                    tool="format",
+                    query=None,
+                    image_id=None,
+                    box=None,
+                    hits=[],
+                    text="",
+                    error=f"Invalid format: {parsed.message}",
+                )
+            ]
             update["pending"] = None
         else:
             action = action_to_dict(parsed.action)
-            update["turns"] = [TurnRecord(turn=turn, output=gen.text, reason=parsed.reason, action=action,
-                                          parse_error=None, num_tokens=gen.num_tokens)]
+            update["turns"] = [
+                TurnRecord(
+                    turn=turn,
+                    output=gen.text,
+                    reason=parsed.reason,
+                    action=action,
+                    parse_error=None,
+                    num_tokens=gen.num_tokens,
+                )
+            ]
             update["pending"] = action
         update["counters"] = counters
         return update

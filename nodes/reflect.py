@@ -57,11 +57,21 @@ def reflect_on(state: AgentState, obs: Observation) -> Reflection:
     else:
         what = f"{obs['tool'].replace('_', ' ')}" + (f" {obs['query']!r}" if obs["query"] else " (whole image)")
         refine = f", refining {refined_from!r}" if refined_from else ""
-        note = (f"{what}{refine}: {len(new)} new source(s), {len(repeated)} seen before; "
-                f"evidence mentions {found or 'none'} of the question's terms")
-    return Reflection(turn=obs["turn"], tool=obs["tool"], query=obs["query"], refined_from=refined_from,
-                      new_sources=new, repeated_sources=repeated, question_terms_found=found,
-                      question_terms_missing=missing, note=note)
+        note = (
+            f"{what}{refine}: {len(new)} new source(s), {len(repeated)} seen before; "
+            f"evidence mentions {found or 'none'} of the question's terms"
+        )
+    return Reflection(
+        turn=obs["turn"],
+        tool=obs["tool"],
+        query=obs["query"],
+        refined_from=refined_from,
+        new_sources=new,
+        repeated_sources=repeated,
+        question_terms_found=found,
+        question_terms_missing=missing,
+        note=note,
+    )
 
 
 def reflect(state: AgentState) -> AgentUpdate:
@@ -74,5 +84,8 @@ def reflect(state: AgentState) -> AgentUpdate:
         text = after_image_search(info)
     else:
         text = after_text_search(info)
-    return {"messages": [ChatMessage(role="user", content=[{"type": "text", "text": text}])],
-            "reflections": [reflect_on(state, obs)], "pending": None}
+    return {
+        "messages": [ChatMessage(role="user", content=[{"type": "text", "text": text}])],
+        "reflections": [reflect_on(state, obs)],
+        "pending": None,
+    }

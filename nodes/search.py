@@ -8,8 +8,8 @@ so that one flaky call never kills a rollout; unexpected ones are logged with th
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from langgraph.runtime import Runtime
@@ -48,8 +48,9 @@ def hit_records(hits: list[Hit]) -> list[HitRecord]:
 
 
 def _observation(state: AgentState, tool: str, **fields: object) -> Observation:
-    base = dict(turn=state["counters"]["turns"], tool=tool, query=None, image_id=None, box=None, hits=[], text="",
-                error=None)
+    base = dict(
+        turn=state["counters"]["turns"], tool=tool, query=None, image_id=None, box=None, hits=[], text="", error=None
+    )
     base.update(fields)
     return Observation(**base)  # type: ignore[typeddict-item]
 
@@ -85,8 +86,9 @@ class Crop:
         image = open_image(original["uri"])
         box = action["box"]
         located = (
-            (box[0], box[1], box[2], box[3]) if box else call_backend("grounding",
-                                                                       lambda: self.tools.grounder.ground(image, action["text"]))
+            (box[0], box[1], box[2], box[3])
+            if box
+            else call_backend("grounding", lambda: self.tools.grounder.ground(image, action["text"]))
         )
         if isinstance(located, Failed):
             obs = _observation(state, "crop", query=action["text"], error=located.message)
@@ -98,9 +100,13 @@ class Crop:
         piece, clamped = cut
         counters["crops"] += 1
         ref = save_crop(piece, original, clamped, counters["crops"], self.tools.crop_dir)
-        return {"images": [ref], "counters": counters,
-                "observations": [_observation(state, "crop", query=action["text"] or None, image_id=ref["id"],
-                                              box=list(clamped))]}
+        return {
+            "images": [ref],
+            "counters": counters,
+            "observations": [
+                _observation(state, "crop", query=action["text"] or None, image_id=ref["id"], box=list(clamped))
+            ],
+        }
 
 
 class ImageSearch:
@@ -123,19 +129,34 @@ class ImageSearch:
         counters["image_searches"] += 1
         query = None if whole else action["text"] if action else None
         box = None if whole else target["box"]
-        hits = call_backend("image search", lambda: self.tools.image_search.search(open_image(target["uri"]),
-                                                                                 self.tools.top_k))
+        hits = call_backend(
+            "image search", lambda: self.tools.image_search.search(open_image(target["uri"]), self.tools.top_k)
+        )
         if isinstance(hits, Failed):
             obs = _observation(state, "image_search", query=query, image_id=target["id"], box=box, error=hits.message)
             return {"observations": [obs], "counters": counters}
         if not hits:
-            obs = _observation(state, "image_search", query=query, image_id=target["id"], box=box,
-                               error="Image search found no similar images.")
+            obs = _observation(
+                state,
+                "image_search",
+                query=query,
+                image_id=target["id"],
+                box=box,
+                error="Image search found no similar images.",
+            )
             return {"observations": [obs], "counters": counters}
         summary = call_backend("summariser", lambda: self.tools.summarizer.summarize(state["question"], hits, "image"))
         failed = isinstance(summary, Failed)
-        obs = _observation(state, "image_search", query=query, image_id=target["id"], box=box, hits=hit_records(hits),
-                           text="" if failed else summary, error=summary.message if failed else None)
+        obs = _observation(
+            state,
+            "image_search",
+            query=query,
+            image_id=target["id"],
+            box=box,
+            hits=hit_records(hits),
+            text="" if failed else summary,
+            error=summary.message if failed else None,
+        )
         return {"observations": [obs], "counters": counters}
 
 
@@ -159,9 +180,18 @@ class TextSearch:
         hits = call_backend("text search", lambda: self.tools.text_search.search(query, self.tools.top_k))
         if isinstance(hits, Failed) or not hits:
             error = hits.message if isinstance(hits, Failed) else f"Text search found nothing for {query!r}."
-            return {"observations": [_observation(state, "text_search", query=query, error=error)], "counters": counters}
+            return {
+                "observations": [_observation(state, "text_search", query=query, error=error)],
+                "counters": counters,
+            }
         summary = call_backend("summariser", lambda: self.tools.summarizer.summarize(state["question"], hits, "text"))
         failed = isinstance(summary, Failed)
-        obs = _observation(state, "text_search", query=query, hits=hit_records(hits), text="" if failed else summary,
-                           error=summary.message if failed else None)
+        obs = _observation(
+            state,
+            "text_search",
+            query=query,
+            hits=hit_records(hits),
+            text="" if failed else summary,
+            error=summary.message if failed else None,
+        )
         return {"observations": [obs], "counters": counters}

@@ -8,10 +8,10 @@ re-tokenises text: it appends what the backend reports (see `graph.trace`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, NotRequired, Protocol
 
 from PIL import Image
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 
 class ContentPart(TypedDict):
@@ -46,7 +46,7 @@ class GenerationRequest:
     images: list[Image.Image]
     """The images the `{"type": "image"}` parts refer to, in order."""
     context_ids: list[int] = field(default_factory=list)
-    """prompt_ids + completion_ids of the trajectory so far (empty on the first turn); the new prompt must extend it."""
+    """prompt_ids + completion_ids of the trajectory so far (empty on the first turn); the prompt must extend it."""
     params: SamplingParams = SamplingParams()
 
 

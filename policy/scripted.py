@@ -27,7 +27,7 @@ class ByteChatTemplate:
     """A minimal chat template over UTF-8 bytes (ids 0–255); images render as the text `<image>`."""
 
     def render(self, messages: list[ChatMessage], add_generation_prompt: bool = True) -> str:
-        """Render messages as `<|role|>\\n…<|end|>\\n` blocks, then `<|assistant|>\\n` for generation."""
+        """Render messages as `<|role|>` + newline + text + `<|end|>` + newline, then `<|assistant|>` + newline."""
         out = []
         for m in messages:
             body = "".join("<image>" if p["type"] == "image" else p["text"] for p in m["content"])
@@ -102,8 +102,10 @@ def _plan_search_image(messages: list[ChatMessage]) -> str:
     question = _question(messages)
     m = _POSITION_RE.search(question.lower())
     if m:
-        return (f"<reason>The question is about one object, the {m.group(0)} one; I crop it and search by image."
-                f"</reason>\n<img_search>the object at the {m.group(0)}</img_search>")
+        return (
+            f"<reason>The question is about one object, the {m.group(0)} one; I crop it and search by image."
+            f"</reason>\n<img_search>the object at the {m.group(0)}</img_search>"
+        )
     return "<reason>I search the whole image to identify it.</reason>\n<img_search><img></img_search>"
 
 
@@ -112,8 +114,10 @@ def _plan_search_text(messages: list[ChatMessage]) -> str:
     if not items:
         return f"<reason>The image search found nothing usable.</reason>\n<answer>{GIVE_UP_ANSWER}</answer>"
     entity = items[0][1].strip().removeprefix("Flag of ").strip()
-    return (f"<reason>The image search says this is {entity}; I look up the fact.</reason>\n"
-            f"<text_search>{entity}: {_question(messages).rstrip('?')}</text_search>")
+    return (
+        f"<reason>The image search says this is {entity}; I look up the fact.</reason>\n"
+        f"<text_search>{entity}: {_question(messages).rstrip('?')}</text_search>"
+    )
 
 
 def _plan_answer(messages: list[ChatMessage]) -> str:
@@ -124,7 +128,9 @@ def _plan_answer(messages: list[ChatMessage]) -> str:
     if not items:
         return f"<reason>The text search found nothing usable.</reason>\n<answer>{GIVE_UP_ANSWER}</answer>"
     best = max(items, key=lambda it: (len(q & set(_WORD_RE.findall(it[2].lower()))), -int(it[0])))
-    return f"<reason>The most relevant evidence is from {best[1].strip()}.</reason>\n<answer>{best[2].strip()}</answer>"
+    return (
+        f"<reason>The most relevant evidence is from {best[1].strip()}.</reason>\n<answer>{best[2].strip()}</answer>"
+    )
 
 
 def search_plan_script() -> list[ScriptItem]:

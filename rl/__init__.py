@@ -1,0 +1,1 @@
+"""Online GRPO through the compiled graph (a later issue)."""

@@ -1,0 +1,1 @@
+"""SFT on DeepMMSearchVQA and the data generator (a later issue)."""

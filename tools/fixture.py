@@ -76,11 +76,32 @@ class FixtureImageSearch:
         """Return the `k` most similar images with their page."""
         scores = self.matrix @ thumbnail_vector(image)
         order = np.argsort(-scores, kind="stable")[:k]
-        return [Hit(title=self.images[i].title, url=self.images[i].page_url, snippet=self.images[i].description,
-                    score=round(float(scores[i]), 4), image_id=self.images[i].id) for i in order]
+        return [
+            Hit(
+                title=self.images[i].title,
+                url=self.images[i].page_url,
+                snippet=self.images[i].description,
+                score=round(float(scores[i]), 4),
+                image_id=self.images[i].id,
+            )
+            for i in order
+        ]
 
 
-_ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "1st": 0, "2nd": 1, "3rd": 2, "4th": 3}
+_ORDINALS = {
+    "first": 0,
+    "second": 1,
+    "third": 2,
+    "fourth": 3,
+    "fifth": 4,
+    "sixth": 5,
+    "1st": 0,
+    "2nd": 1,
+    "3rd": 2,
+    "4th": 3,
+    "5th": 4,
+    "6th": 5,
+}
 
 
 def find_objects(image: Image.Image, tolerance: int = 12) -> list[Box]:

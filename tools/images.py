@@ -35,7 +35,9 @@ def _decode(data: bytes, name: str) -> Image.Image:
         try:
             img = Image.open(io.BytesIO(data))
             if img.format not in SUPPORTED_FORMATS:
-                raise ImageError(f"{name}: unsupported image format {img.format} (use one of {sorted(SUPPORTED_FORMATS)})")
+                raise ImageError(
+                    f"{name}: unsupported image format {img.format} (use one of {sorted(SUPPORTED_FORMATS)})"
+                )
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise ImageError(f"{name}: image is {w}x{h}, larger than the {MAX_PIXELS:,}-pixel limit")

@@ -105,17 +105,30 @@ def build_fixture_world() -> FixtureWorld:
         slug = name.lower()
         url = f"https://fixture.web/wiki/{name}"
         desc = _flag_description(name, spec)
-        pages.append(Page(
-            id=f"page-{slug}", url=url, title=name,
-            text=(f"{name} is a country in {continent}. The capital of {name} is {capital}. "
-                  f"{name} has a population of about {population}. {desc}"),
-        ))
-        pages.append(Page(
-            id=f"page-{capital.lower()}", url=f"https://fixture.web/wiki/{capital}", title=capital,
-            text=f"{capital} is the capital and largest city of {name}. {capital} is a major cultural centre.",
-        ))
-        images.append(WorldImage(id=f"img-flag-{slug}", title=f"Flag of {name}", description=desc, page_url=url,
-                                 image=draw_flag(spec)))
+        pages.append(
+            Page(
+                id=f"page-{slug}",
+                url=url,
+                title=name,
+                text=(
+                    f"{name} is a country in {continent}. The capital of {name} is {capital}. "
+                    f"{name} has a population of about {population}. {desc}"
+                ),
+            )
+        )
+        pages.append(
+            Page(
+                id=f"page-{capital.lower()}",
+                url=f"https://fixture.web/wiki/{capital}",
+                title=capital,
+                text=f"{capital} is the capital and largest city of {name}. {capital} is a major cultural centre.",
+            )
+        )
+        images.append(
+            WorldImage(
+                id=f"img-flag-{slug}", title=f"Flag of {name}", description=desc, page_url=url, image=draw_flag(spec)
+            )
+        )
     return FixtureWorld(pages=tuple(pages), images=tuple(images))
 
 

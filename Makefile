@@ -29,9 +29,10 @@ test-slow: install  ## the slow tests
 test-gpu: install  ## the GPU tests (needs CUDA)
 	$(PY) -m pytest -m gpu
 
-lint: install  ## ruff lint + format check
+lint: install  ## ruff lint + format check + mypy on the library packages
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

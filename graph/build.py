@@ -24,10 +24,13 @@ from nodes.search import Crop, ImageSearch, TextSearch
 from policy.base import Policy
 from tools.base import Toolset
 
+AgentGraph = CompiledStateGraph[AgentState, RunConfig, AgentInput, AgentState]
+"""The compiled agent graph's type."""
+
 
 def build_graph(
     policy: Policy, tools: Toolset, *, checkpointer: Checkpointer = None, name: str = "deepmmsearch"
-) -> CompiledStateGraph:
+) -> AgentGraph:
     """Compile the agent graph around a policy and a toolset.
 
     Args:
@@ -39,7 +42,7 @@ def build_graph(
     Returns:
         The compiled graph; invoke it with `{"question": ..., "image": ImageRef}` and `context=RunConfig(...)`.
     """
-    builder = StateGraph(AgentState, context_schema=RunConfig, input_schema=AgentInput)
+    builder = StateGraph(AgentState, context_schema=RunConfig, input_schema=AgentInput, output_schema=AgentState)
     builder.add_node("reason", Reason(policy))
     builder.add_node("crop", Crop(tools))
     builder.add_node("image_search", ImageSearch(tools))

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from langgraph.graph.state import CompiledStateGraph
-
-from graph.build import build_graph
+from graph.build import AgentGraph, build_graph
 from policy.scripted import ScriptedPolicy
 from tools.fixture import fixture_toolset
 from world.fixture import FixtureWorld, build_fixture_world, write_demo_image
@@ -33,6 +31,6 @@ def demo_image(path: Path, world: FixtureWorld | None = None) -> Path:
     return write_demo_image(world or build_fixture_world(), path, DEMO_FLAGS)
 
 
-def demo_graph(crop_dir: str | None = None) -> CompiledStateGraph:
+def demo_graph(crop_dir: str | None = None) -> AgentGraph:
     """The graph with the scripted demo policy over the fixture world."""
     return build_graph(ScriptedPolicy(DEMO_SCRIPT), fixture_toolset(crop_dir=crop_dir))

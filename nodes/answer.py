@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import RunConfig, run_config
-from graph.state import AgentState, AgentUpdate
+from graph.state import AgentState, AgentUpdate, StopReason
 from policy.protocol import GIVE_UP_ANSWER
 
 
@@ -15,5 +15,7 @@ def answer(state: AgentState, runtime: Runtime[RunConfig]) -> AgentUpdate:
     if pending is not None and pending["kind"] == "answer":
         return {"answer": pending["text"], "stop_reason": "answered", "pending": None}
     ctx = run_config(runtime)
-    reason = "response_budget" if state["counters"]["response_tokens"] >= ctx.max_response_tokens else "max_turns"
+    reason: StopReason = (
+        "response_budget" if state["counters"]["response_tokens"] >= ctx.max_response_tokens else "max_turns"
+    )
     return {"answer": GIVE_UP_ANSWER, "stop_reason": reason, "pending": None}

@@ -146,7 +146,6 @@ class ImageSearch:
             )
             return {"observations": [obs], "counters": counters}
         summary = call_backend("summariser", lambda: self.tools.summarizer.summarize(state["question"], hits, "image"))
-        failed = isinstance(summary, Failed)
         obs = _observation(
             state,
             "image_search",
@@ -154,8 +153,8 @@ class ImageSearch:
             image_id=target["id"],
             box=box,
             hits=hit_records(hits),
-            text="" if failed else summary,
-            error=summary.message if failed else None,
+            text="" if isinstance(summary, Failed) else summary,
+            error=summary.message if isinstance(summary, Failed) else None,
         )
         return {"observations": [obs], "counters": counters}
 
@@ -185,13 +184,12 @@ class TextSearch:
                 "counters": counters,
             }
         summary = call_backend("summariser", lambda: self.tools.summarizer.summarize(state["question"], hits, "text"))
-        failed = isinstance(summary, Failed)
         obs = _observation(
             state,
             "text_search",
             query=query,
             hits=hit_records(hits),
-            text="" if failed else summary,
-            error=summary.message if failed else None,
+            text="" if isinstance(summary, Failed) else summary,
+            error=summary.message if isinstance(summary, Failed) else None,
         )
         return {"observations": [obs], "counters": counters}

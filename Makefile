@@ -8,13 +8,13 @@ STAMP := $(VENV)/.installed
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-install: $(STAMP)  ## create .venv and install the project with every CPU extra (train, studio, dev)
+install: $(STAMP)  ## create .venv and install the project with every CPU extra (train, studio, live, dev)
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[train,studio,dev]"
+	$(PY) -m pip install -q -e ".[train,studio,live,dev]"
 	touch $(STAMP)
 
 demo: install  ## the main job on the embedded default (offline, CPU)

@@ -4,6 +4,7 @@
     deepmmsearch ask --image PHOTO.png "Which country's flag is on the left?"
     deepmmsearch ask --image PHOTO.png --json "…"   # the final state as JSON
     deepmmsearch graph                      # the agent graph as a Mermaid diagram
+    deepmmsearch serve --port 8765          # the search server (text, image, grounding) over the fixture world
 
 Bad input (a missing, corrupt, unsupported or oversized image; an empty question) prints one line and exits 2.
 """
@@ -23,6 +24,7 @@ from rich.console import Console
 
 from graph.context import RunConfig
 from tools.images import ImageError, make_ref, open_image
+from world import serve_cli
 
 EXIT_BAD_INPUT = 2
 
@@ -54,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
     )
     _add_run_options(ask)
     sub.add_parser("graph", help="print the agent graph as a Mermaid diagram")
+    serve_cli.register(sub)
     return p
 
 
@@ -102,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     from policy.scripted import ScriptedPolicy, search_plan_script
     from tools.fixture import fixture_toolset
 
+    if args.command == "serve":
+        return int(args.handler(args))
     if args.command == "graph":
         print(build_graph(ScriptedPolicy([]), fixture_toolset()).get_graph().draw_mermaid())
         return 0

@@ -47,6 +47,10 @@ class ImageSearch:
     box: Box | None = None
     """Explicit pixel box on the question image."""
 
+    def __post_init__(self) -> None:
+        if self.target is not None and self.box is not None:
+            raise ValueError("an image search has a referring expression or a box, not both")
+
     @property
     def whole(self) -> bool:
         """Whether this searches the whole image (no crop)."""
@@ -246,7 +250,10 @@ def render_action(action: Action) -> str:
     if isinstance(action, Answer):
         return f"<answer>{_check_content(action.text, 'answer')}</answer>"
     if action.box is not None:
-        return "<img_search>[{}, {}, {}, {}]</img_search>".format(*action.box)
+        x0, y0, x1, y1 = action.box
+        if min(x0, y0) < 0 or x1 <= x0 or y1 <= y0:
+            raise ValueError(f"box {list(action.box)} is invalid: need 0 <= x0 < x1 and 0 <= y0 < y1")
+        return f"<img_search>[{x0}, {y0}, {x1}, {y1}]</img_search>"
     if action.target is None:
         return "<img_search><img></img_search>"
     target = _check_content(action.target, "referring expression")

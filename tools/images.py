@@ -19,6 +19,8 @@ from PIL import Image, UnidentifiedImageError
 from tools.base import Box, ImageRef
 
 SUPPORTED_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP"})
+_FORMAT_ALIASES: dict[str | None, str | None] = {"MPO": "JPEG"}
+"""Pillow reports a camera JPEG that carries extra frames (a preview, the multi-picture format) as MPO."""
 MAX_PIXELS = 40_000_000
 """Largest image accepted (about 6300×6300); larger ones are refused before decoding."""
 MIN_SIDE = 2
@@ -34,7 +36,7 @@ def _decode(data: bytes, name: str) -> Image.Image:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             img = Image.open(io.BytesIO(data))
-            if img.format not in SUPPORTED_FORMATS:
+            if _FORMAT_ALIASES.get(img.format, img.format) not in SUPPORTED_FORMATS:
                 raise ImageError(
                     f"{name}: unsupported image format {img.format} (use one of {sorted(SUPPORTED_FORMATS)})"
                 )

@@ -59,7 +59,8 @@ class Generation:
     prompt_ids: list[int] = field(default_factory=list)
     """The full prompt the backend conditioned on; starts with the request's `context_ids`."""
     completion_ids: list[int] = field(default_factory=list)
-    """The generated ids, including the end-of-turn token."""
+    """The generated ids. A turn cut at a stop string or at `max_new_tokens` may lack the end-of-turn token (the HF
+    backend forces it after a closing tag, vLLM does not); the next prompt then inserts it as environment tokens."""
     logprobs: list[float] = field(default_factory=list)
     """Behaviour-policy log-probability of each completion id."""
 

@@ -38,18 +38,13 @@ def load_toolset(world: str) -> Toolset:
     Raises:
         ValueError: `world` is neither "fixture" nor a folder.
     """
-    if world == "fixture":
-        from tools.fixture import fixture_toolset
-
-        return fixture_toolset()
-    path = Path(world)
-    if not path.is_dir():
+    if world != "fixture" and not Path(world).is_dir():
         raise ValueError(
             f"{world}: no such world folder (build one with `deepmmsearch world build`, or use 'fixture')"
         )
-    from tools.frozen import frozen_toolset  # the frozen-web backends over a built world
+    from tools.defaults import default_toolset
 
-    return frozen_toolset(path)
+    return default_toolset(world)
 
 
 def _free_port(host: str) -> int:

@@ -72,7 +72,12 @@ def server_env(crop_dir: Path) -> dict[str, str]:
     """The environment without credentials, with tracing off."""
     secret = re.compile(r"API_KEY|TOKEN|SECRET|^LANGSMITH_|^LANGCHAIN_|^LANGGRAPH_")
     env = {k: v for k, v in os.environ.items() if not secret.search(k)}
-    env.update(LANGSMITH_TRACING="false", PYTHONUNBUFFERED="1", DEEPMMSEARCH_CROP_DIR=str(crop_dir))
+    env.update(
+        LANGSMITH_TRACING="false",
+        PYTHONUNBUFFERED="1",
+        DEEPMMSEARCH_CROP_DIR=str(crop_dir),
+        DEEPMMSEARCH_WORLD="fixture",
+    )
     return env
 
 

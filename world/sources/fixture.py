@@ -1,0 +1,96 @@
+"""The fixture world as a source: `world.fixture`'s pages and drawn flags, plus a slice of the Factbook media.
+
+It needs no network, so `build_world("fixture", ...)` runs in seconds for tests. When the CC0 Factbook media folder
+is present (`../shared/data/factbook-media`), a dozen real flags and maps are added with short pages of their own, so
+the fixture world also holds real images; without it the world is the drawn one alone.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from world.fixture import build_fixture_world
+from world.records import ImageItem, ImageRecord, PageRecord, SourceOutput
+from world.sources.common import bytes_blob, file_blob, frozen_url
+
+NAME = "fixture"
+LICENCE = "CC0 1.0 (drawn for the project from the flags' public specifications)"
+MEDIA_LICENCE = "CC0 1.0 (factbook/media)"
+MEDIA_SLICE: dict[str, tuple[str, str]] = {
+    "br": ("Brazil", "Brasilia"),
+    "ca": ("Canada", "Ottawa"),
+    "ch": ("China", "Beijing"),
+    "in": ("India", "New Delhi"),
+    "ks": ("South Korea", "Seoul"),
+    "mx": ("Mexico", "Mexico City"),
+    "np": ("Nepal", "Kathmandu"),
+    "sf": ("South Africa", "Pretoria"),
+    "sz": ("Switzerland", "Bern"),
+    "tu": ("Turkey", "Ankara"),
+    "uk": ("United Kingdom", "London"),
+    "us": ("United States", "Washington, DC"),
+}
+"""GEC code → (country, capital) of the Factbook media included in the fixture world."""
+
+
+def _png(image: object) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")  # type: ignore[attr-defined]
+    return buf.getvalue()
+
+
+def load(media: Path | None = None) -> SourceOutput:
+    """The fixture pages and images.
+
+    Args:
+        media: the Factbook media folder; None (or a missing folder) leaves the real images out.
+
+    Returns:
+        The drawn world (16 pages, 8 flags) and, with `media`, 12 real flags, 12 maps and their pages.
+    """
+    fx = build_fixture_world()
+    pages = [PageRecord(p.id.replace("page-", f"{NAME}:"), p.url, p.title, p.text, NAME, LICENCE) for p in fx.pages]
+    images = [
+        ImageItem(
+            ImageRecord(
+                id=i.id.replace("img-", f"{NAME}:"),
+                file="",
+                page_url=i.page_url,
+                title=i.title,
+                description=i.description,
+                source=NAME,
+                licence=LICENCE,
+                author="deepmmsearch",
+                origin="world.fixture.draw_flag",
+            ),
+            bytes_blob(_png(i.image), "png"),
+        )
+        for i in fx.images
+    ]
+    if media is None or not media.is_dir():
+        return SourceOutput(pages=pages, images=images)
+    for gec, (country, capital) in MEDIA_SLICE.items():
+        url = frozen_url(NAME, f"factbook-{gec}")
+        text = (
+            f"{country} is a country whose capital is {capital}. The World Factbook shows the flag of {country} and "
+            f"a labelled map of {country}."
+        )
+        pages.append(PageRecord(f"{NAME}:factbook-{gec}", url, country, text, NAME, MEDIA_LICENCE))
+        for kind, title in (("flags", f"Flag of {country}"), ("maps", f"Map of {country}")):
+            path = media / kind / f"{gec}.png"
+            if not path.is_file():
+                continue
+            record = ImageRecord(
+                id=f"{NAME}:{kind[:-1]}-{gec}",
+                file="",
+                page_url=url,
+                title=title,
+                description=f"{title}, from the CIA World Factbook.",
+                source=NAME,
+                licence=MEDIA_LICENCE,
+                author="CIA World Factbook",
+                origin=f"factbook/media:{kind}/{gec}.png",
+            )
+            images.append(ImageItem(record, file_blob(path)))
+    return SourceOutput(pages=pages, images=images)

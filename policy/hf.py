@@ -86,6 +86,7 @@ from policy.base import ChatMessage, Generation, GenerationRequest
 from policy.processors import load_processor
 from policy.protocol import ACTION_TAGS
 from policy.scripted import ScriptExhaustedError, ScriptItem
+from policy.templates import extend_ids, suffix_after_last_turn
 
 LogprobMode = Literal["model", "sampling"]
 
@@ -353,25 +354,11 @@ class HFPolicy:
             ValueError: context ids without an assistant turn to extend, or a template that is not prefix-preserving.
         """
         messages = request.messages
-        full = self.render(messages, True)
         if not request.context_ids:
-            return self.encode(full, request.images)
-        last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
-        if last is None:
-            raise ValueError("context_ids are given but the transcript has no assistant turn to extend")
-        head = self.render(messages[:last], True)
-        content = "".join(p.get("text", "") for p in messages[last]["content"] if p["type"] == "text")
-        cut = len(head) + len(content)
-        if full[:cut] != head + content:
-            raise ValueError(
-                "the chat template does not render the last assistant turn right after the earlier turns' generation "
-                "prompt, so the next prompt cannot extend the trajectory's ids (use a prefix-preserving template)"
-            )
+            return self.encode(self.render(messages, True), request.images)
+        suffix, last = suffix_after_last_turn(self.render, messages)
         seen = sum(p["type"] == "image" for m in messages[: last + 1] for p in m["content"])
-        new = self.encode(full[cut:], request.images[seen:])
-        if new and new[0] == request.context_ids[-1] and new[0] in self.eos_ids:
-            new = new[1:]  # the turn already ended with the template's end-of-turn
-        return list(request.context_ids) + new
+        return extend_ids(request.context_ids, self.encode(suffix, request.images[seen:]), self.eos_ids)
 
     # ---- generation ----------------------------------------------------------------------------------------------
 

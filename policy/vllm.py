@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from policy.base import ChatMessage, Generation, GenerationRequest, SamplingParams
 from policy.openai_compat import ACTION_STOPS
+from policy.templates import extend_ids, suffix_after_last_turn
 
 QWEN_IMAGE_TOKEN = "<|image_pad|>"
 """The image placeholder of Qwen2-VL and Qwen2.5-VL chat templates."""
@@ -84,24 +85,10 @@ def extend_prompt(
         ValueError: there is no assistant turn to extend, or the template does not render the last assistant
             turn right after the generation prompt of the transcript before it (it is not prefix-preserving).
     """
-    full = render(messages, True)
     if not context_ids:
-        return encode(full)
-    last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
-    if last is None:
-        raise ValueError("context_ids are given but the transcript has no assistant turn to extend")
-    head = render(messages[:last], True)
-    content = "".join(part["text"] for part in messages[last]["content"] if part["type"] == "text")
-    end = len(head) + len(content)
-    if full[:end] != head + content:
-        raise ValueError(
-            "the chat template does not render the last assistant turn right after the previous turns' generation "
-            "prompt, so the next prompt cannot extend the trajectory's ids (use a prefix-preserving template)"
-        )
-    new = encode(full[end:])
-    if new and new[0] == context_ids[-1] and new[0] in end_of_turn_ids:
-        new = new[1:]  # the model ended its turn itself; the template's end-of-turn is already there
-    return context_ids + new
+        return encode(render(messages, True))
+    suffix, _ = suffix_after_last_turn(render, messages)
+    return extend_ids(context_ids, encode(suffix), end_of_turn_ids)
 
 
 def collapse_placeholders(ids: list[int], placeholder_id: int) -> list[int]:

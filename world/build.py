@@ -237,6 +237,11 @@ def build_world(
     out = Path(out) if out is not None else default_out(size)
     cache = Path(cache) if cache is not None else default_cache()
     media = media if media is not None else default_media()
+    if media is None and size != "fixture":
+        log.warning(
+            "the CIA Factbook media (../shared/data/factbook-media) is not there: building without its flags "
+            "and maps; pass --media DIR to include them"
+        )
     embedder = embedder or DescriptorEmbedder()
     steps = plan(size, media)
     world_key = _digest(

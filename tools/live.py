@@ -114,6 +114,43 @@ def error_detail(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def post_validated(
+    http: httpx.Client,
+    path: str,
+    payload: dict[str, Any],
+    response_model: type[M],
+    backoff: Backoff,
+    what: str,
+    retry_label: str | None = None,
+) -> M:
+    """POST `payload` as JSON with retries on transient failures and validate the answer as `response_model`.
+
+    Raises:
+        ToolError: the call kept failing, was refused (a 4xx), or answered something that does not validate;
+            messages start with `what` and never contain credentials.
+    """
+
+    def call() -> httpx.Response:
+        response = http.post(path, json=payload)
+        if response.status_code == 429 or response.status_code >= 500:
+            response.raise_for_status()
+        return response
+
+    try:
+        response = with_retries(call, backoff, http_transient, retry_label or what)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise ToolError(f"{what} failed after {backoff.attempts} tries: {describe(exc)}") from None
+    if response.status_code != 200:
+        raise ToolError(f"{what} refused the request (HTTP {response.status_code}): {error_detail(response)}")
+    try:
+        return response_model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise ToolError(f"{what} returned a malformed response ({exc.error_count()} errors)") from None
+
+
 def check_query(query: str, max_chars: int = MAX_QUERY_CHARS) -> str:
     """The stripped query; `ToolError` when it is empty or longer than `max_chars`."""
     query = query.strip()
@@ -266,24 +303,7 @@ class LensImageSearch:
         small.thumbnail((self.max_side, self.max_side))
         payload = {"image": _jpeg_data_url(small), "k": k}
 
-        def call() -> httpx.Response:
-            response = self._http.post("/search", json=payload)
-            if response.status_code == 429 or response.status_code >= 500:
-                response.raise_for_status()
-            return response
-
-        try:
-            response = with_retries(call, self.backoff, http_transient, "image search")
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise ToolError(f"image search failed after {self.backoff.attempts} tries: {describe(exc)}") from None
-        if response.status_code != 200:
-            raise ToolError(
-                f"image search refused the request (HTTP {response.status_code}): {error_detail(response)}"
-            )
-        try:
-            results = LensResponse.model_validate_json(response.content).results
-        except ValidationError as exc:
-            raise ToolError(f"image search returned a malformed response ({exc.error_count()} errors)") from None
+        results = post_validated(self._http, "/search", payload, LensResponse, self.backoff, "image search").results
         return [
             Hit(
                 title=r.title,
@@ -358,22 +378,7 @@ class ChatEndpoint:
         """Return the assistant's reply to `messages`; raise `ToolError` when the endpoint fails."""
         body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": self.temperature}
 
-        def call() -> httpx.Response:
-            response = self._http.post("/chat/completions", json=body)
-            if response.status_code == 429 or response.status_code >= 500:
-                response.raise_for_status()
-            return response
-
-        try:
-            response = with_retries(call, self.backoff, http_transient, "chat endpoint")
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise ToolError(f"the summariser failed after {self.backoff.attempts} tries: {describe(exc)}") from None
-        if response.status_code != 200:
-            raise ToolError(
-                f"the summariser refused the request (HTTP {response.status_code}): {error_detail(response)}"
-            )
-        try:
-            parsed = _ChatResponse.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise ToolError(f"the summariser returned a malformed response ({exc.error_count()} errors)") from None
+        parsed = post_validated(
+            self._http, "/chat/completions", body, _ChatResponse, self.backoff, "the summariser", "chat endpoint"
+        )
         return parsed.choices[0].message.content or ""

@@ -8,6 +8,7 @@
     deepmmsearch world search "capital of Peru"  /  deepmmsearch world search --image flag.png
     deepmmsearch serve --world runs/world/full   # the search server (text, image, grounding) over a world
     deepmmsearch policy init-tiny --out runs/tiny --size default   # a tiny Qwen2.5-VL-architecture policy
+    deepmmsearch data generate --n 10000 --out runs/data   # DeepMMSearchVQA: questions + teacher trajectories
 
 Bad input (a missing, corrupt, unsupported or oversized image; an empty question) prints one line and exits 2.
 """
@@ -27,6 +28,7 @@ from rich.console import Console
 
 from graph.context import RunConfig
 from policy import cli as policy_cli
+from sft.data import cli as data_cli
 from tools.images import ImageError, make_ref, open_image
 from world import cli as world_cli
 from world import serve_cli
@@ -65,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
     serve_cli.register(sub)
     world_cli.register(sub)
     policy_cli.register(sub)
+    data_cli.register(sub)
     return p
 
 
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     from tools.defaults import default_toolset
     from tools.fixture import fixture_toolset
 
-    if args.command in ("serve", "world", "policy"):
+    if args.command in ("serve", "world", "policy", "data"):
         return int(args.handler(args))
     if args.command == "graph":
         print(build_graph(ScriptedPolicy([]), fixture_toolset()).get_graph().draw_mermaid())

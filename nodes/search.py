@@ -183,7 +183,9 @@ class TextSearch:
                 "observations": [_observation(state, "text_search", query=query, error=error)],
                 "counters": counters,
             }
-        summary = call_backend("summariser", lambda: self.tools.summarizer.summarize(state["question"], hits, "text"))
+        summary = call_backend(
+            "summariser", lambda: self.tools.summarizer.summarize(state["question"], hits, "text", query=query)
+        )
         obs = _observation(
             state,
             "text_search",

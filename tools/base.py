@@ -94,8 +94,8 @@ class Grounder(Protocol):
 class Summarizer(Protocol):
     """Condenses search hits into the text the policy reads (paper: an LLM summariser)."""
 
-    def summarize(self, question: str, hits: list[Hit], kind: Literal["text", "image"]) -> str:
-        """Summarise `hits` with respect to the original `question`."""
+    def summarize(self, question: str, hits: list[Hit], kind: Literal["text", "image"], query: str = "") -> str:
+        """Summarise `hits` with respect to the original `question` (and the search `query` that found them)."""
         ...
 
 

@@ -31,8 +31,10 @@ MAX_K = 100
 MIN_IMAGE_SIDE = 8
 """Smallest image side searched: below it there is nothing to describe."""
 MAX_SNIPPET_CHARS = 320
-TITLE_WORD_WEIGHT = 0.2
-"""Weight, in snippet selection, of query words that are also in the page title."""
+TITLE_WORD_WEIGHT = 0.01
+"""Weight, in snippet selection, of query words that are also in the page title: a tie-breaker only, since every
+sentence of a page is about its title entity and a long name ("Saint Helena, Ascension and Tristan da Cunha") must
+not outweigh the word that says which fact is wanted ("area")."""
 
 
 def open_store(world_dir: str | Path) -> WorldStore:

@@ -70,14 +70,18 @@ class ExtractiveSummarizer:
         self.limits = {"text": text_sentences, "image": image_sentences}
         self.max_sentence_chars = max_sentence_chars
 
-    def summarize(self, question: str, hits: list[Hit], kind: Literal["text", "image"]) -> str:
-        """Summarise `hits` as `[rank] title: sentences` groups, best sentences only, in the hits' order."""
+    def summarize(self, question: str, hits: list[Hit], kind: Literal["text", "image"], query: str = "") -> str:
+        """Summarise `hits` as `[rank] title: sentences` groups, best sentences only, in the hits' order.
+
+        The question's content words and the query's count alike: the question alone often lacks the entity the
+        agent has just identified ("the country of the flag on the left"), which its query names.
+        """
         candidates = [(rank, pos, s) for rank, hit in enumerate(hits) for pos, s in enumerate(sentences(hit.snippet))]
         if not candidates:
             return " ".join(f"[{i + 1}] {h.title}." for i, h in enumerate(hits[: self.limits[kind]]))
         df = Counter(w for _, _, s in candidates for w in set(content_words(s)))
         idf = {w: math.log(1 + len(candidates) / n) for w, n in df.items()}
-        asked = set(content_words(question))
+        asked = set(content_words(question)) | set(content_words(query))
 
         def score(rank: int, pos: int, s: str) -> float:
             # question coverage dominates; earlier hits and lead sentences break ties
@@ -172,8 +176,12 @@ class LLMSummarizer:
             n=len(hits), original_question=question, references_text=format_hits(cut, "text"), low=low, high=high
         )
 
-    def summarize(self, question: str, hits: list[Hit], kind: Literal["text", "image"]) -> str:
-        """Summarise `hits` with the LLM; raise `ToolError` when the endpoint fails or returns nothing."""
+    def summarize(self, question: str, hits: list[Hit], kind: Literal["text", "image"], query: str = "") -> str:
+        """Summarise `hits` with the LLM (the paper's prompt: conditioned on the question; `query` is not shown).
+
+        Raises:
+            ToolError: the endpoint fails or returns nothing.
+        """
         if not hits:
             raise ToolError("there are no results to summarise")
         text = self.endpoint.complete(

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from rich.progress import track
 
+from world.facts import FactRecord
 from world.image_index import DescriptorEmbedder, Embedder, ImageIndex, flatten
 from world.records import ImageItem, ImageRecord, PageRecord
 from world.sources import Size, Step, plan
@@ -38,7 +39,7 @@ from world.text_index import BM25_B, BM25_K1, TITLE_WEIGHT, TextIndex
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 """Bump when the build writes different output for the same sources (invalidates every part and index)."""
 STAMP = "stamp.json"
 MIN_IMAGE_SIDE = 8
@@ -108,9 +109,51 @@ def _write_part(step: Step, roots: Sequence[Path], part: Path, progress: bool) -
         else:
             records.append(record)
     write_jsonl(part / "images.jsonl", records)
-    info = {"key": _part_key(step), "pages": len(out.pages), "images": len(records), "skipped_images": skipped}
+    facts = _checked_facts(step.name, out.facts, out.pages, records, {i.record.id for i in out.images})
+    write_jsonl(part / "facts.jsonl", facts)
+    info = {
+        "key": _part_key(step),
+        "pages": len(out.pages),
+        "images": len(records),
+        "facts": len(facts),
+        "skipped_images": skipped,
+    }
     (part / STAMP).write_text(json.dumps(info, indent=1))
     return info
+
+
+def _checked_facts(
+    source: str, facts: list[FactRecord], pages: list[PageRecord], written: list[ImageRecord], image_ids: set[str]
+) -> list[FactRecord]:
+    """The facts a part keeps: those of images that were not skipped, each checked against its page and image.
+
+    Synthesis trusts a fact's value to be findable on its page and its image to exist, so a loader that breaks
+    that is a bug to fail on here, like an image without a page; only a skipped image drops its facts silently.
+
+    Raises:
+        ValueError: a fact names another source's entity or a page the source lacks, a relation value is not in
+            its page's text, or an image fact names an image the source never had or one on another page.
+    """
+    text_of = {p.url: p.text for p in pages}
+    page_of = {r.id: r.page_url for r in written}
+    kept = []
+    for f in facts:
+        where = f"fact {f.entity} {f.relation}={f.value!r}"
+        if not f.entity.startswith(f"{source}:") or not f.value:
+            raise ValueError(f"{where}: entity ids are `{source}:<slug>` and values are never empty")
+        if f.page_url not in text_of:
+            raise ValueError(f"{where} points at {f.page_url}, which its source has no page for")
+        if f.relation != "image":
+            if f.value not in text_of[f.page_url]:
+                raise ValueError(f"{where}: the value is not in the text of {f.page_url}")
+        elif f.value not in image_ids:
+            raise ValueError(f"{where}: the source has no such image")
+        elif f.value not in page_of:
+            continue  # the image was skipped (unreadable or too small)
+        elif page_of[f.value] != f.page_url:
+            raise ValueError(f"{where}: the image belongs to {page_of[f.value]}, not {f.page_url}")
+        kept.append(f)
+    return kept
 
 
 def _write_image(item: ImageItem, part: Path, page_urls: set[str]) -> ImageRecord | None:
@@ -183,7 +226,7 @@ def _attribution(steps: list[Step], counts: dict[str, dict]) -> str:
             f"- packages: {pkgs}",
             f"- home: {s.homepage}",
             f"- licence: {s.licence}",
-            f"- pages: {c['pages']}, images: {c['images']}",
+            f"- pages: {c['pages']}, images: {c['images']}, facts: {c['facts']}",
             "",
         ]
     lines += [
@@ -286,6 +329,7 @@ def build_world(
             "counts": {
                 "pages": sum(c["pages"] for c in counts.values()),
                 "images": sum(c["images"] for c in counts.values()),
+                "facts": sum(c["facts"] for c in counts.values()),
             },
             "disk_bytes": sum((tmp / f).stat().st_size for f in files),
             "sources": {
@@ -296,6 +340,7 @@ def build_world(
                     "homepage": s.homepage,
                     "pages": counts[s.name]["pages"],
                     "images": counts[s.name]["images"],
+                    "facts": counts[s.name]["facts"],
                     "key": _digest(s.key()),
                 }
                 for s in steps

@@ -36,9 +36,7 @@ class WorldImage:
     image: Image.Image
 
 
-# (name, capital, population, continent, flag spec) — flag spec: ("v"|"h", colours) stripes, or ("disc", bg, fg),
-# or ("cross", bg, fg) for a Nordic cross.
-_COUNTRIES: list[tuple[str, str, str, str, tuple]] = [
+COUNTRIES: list[tuple[str, str, str, str, tuple]] = [
     ("France", "Paris", "68 million", "Europe", ("v", ["#0055A4", "#FFFFFF", "#EF4135"])),
     ("Italy", "Rome", "59 million", "Europe", ("v", ["#009246", "#FFFFFF", "#CE2B37"])),
     ("Ireland", "Dublin", "5.3 million", "Europe", ("v", ["#169B62", "#FFFFFF", "#FF883E"])),
@@ -48,6 +46,9 @@ _COUNTRIES: list[tuple[str, str, str, str, tuple]] = [
     ("Japan", "Tokyo", "124 million", "Asia", ("disc", "#FFFFFF", "#BC002D")),
     ("Sweden", "Stockholm", "10.6 million", "Europe", ("cross", "#006AA7", "#FECC02")),
 ]
+"""(name, capital, population, continent, flag spec): the pages are written from these, and so are their facts.
+
+Flag spec: ("v"|"h", colours) stripes, or ("disc", bg, fg), or ("cross", bg, fg) for a Nordic cross."""
 _STRIPES = {"v": "vertical", "h": "horizontal"}
 
 
@@ -101,7 +102,7 @@ class FixtureWorld:
 def build_fixture_world() -> FixtureWorld:
     """Build the fixture world in memory (deterministic)."""
     pages, images = [], []
-    for name, capital, population, continent, spec in _COUNTRIES:
+    for name, capital, population, continent, spec in COUNTRIES:
         slug = name.lower()
         url = f"https://fixture.web/wiki/{name}"
         desc = _flag_description(name, spec)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from world.facts import FactRecord
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,5 @@ class SourceOutput:
 
     pages: list[PageRecord]
     images: list[ImageItem]
+    facts: list[FactRecord] = field(default_factory=list)
+    """What the pages state and the images show (`world.facts`); checked against both when the part is written."""

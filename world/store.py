@@ -4,33 +4,37 @@
     <world>/ATTRIBUTION.md           where every source comes from and under which licence
     <world>/sources/<name>/pages.jsonl    one `PageRecord` per line
     <world>/sources/<name>/images.jsonl   one `ImageRecord` per line; `file` is relative to <world>
+    <world>/sources/<name>/facts.jsonl    one `FactRecord` per line (`world.facts`): what its pages and images state
     <world>/sources/<name>/files/…        the image files
     <world>/sources/<name>/stamp.json     the key the part was built for (incremental builds reuse matching parts)
     <world>/index/text/, index/image/     the search indexes (`world.text_index`, `world.image_index`)
 
-`WorldStore` loads the pages and image records of a built world (not the pixels) and answers look-ups by id/URL.
+`WorldStore` loads the pages, image records and facts of a built world (not the pixels) and answers look-ups by
+id/URL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from world.facts import FactRecord
 from world.records import ImageRecord, PageRecord
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
-"""Version of the on-disk layout; a world of another version must be rebuilt."""
+FORMAT_VERSION = 2
+"""Version of the on-disk layout; a world of another version must be rebuilt (2: every part has `facts.jsonl`)."""
 
 
 class WorldError(ValueError):
     """A world folder that is missing, incomplete or of another format version."""
 
 
-def write_jsonl(path: Path, records: Iterable[PageRecord | ImageRecord]) -> int:
+def write_jsonl(path: Path, records: Iterable[PageRecord | ImageRecord | FactRecord]) -> int:
     """Write records one per line; return how many were written."""
     n = 0
     with path.open("w", encoding="utf-8") as f:
@@ -50,6 +54,12 @@ def read_images(path: Path) -> list[ImageRecord]:
     """Read an `images.jsonl` file."""
     with path.open(encoding="utf-8") as f:
         return [ImageRecord.from_json(line) for line in f if line.strip()]
+
+
+def read_facts(path: Path) -> list[FactRecord]:
+    """Read a `facts.jsonl` file."""
+    with path.open(encoding="utf-8") as f:
+        return [FactRecord.from_json(line) for line in f if line.strip()]
 
 
 def sha256_file(path: Path) -> str:
@@ -93,12 +103,13 @@ def verify_world(world_dir: Path) -> list[str]:
 
 @dataclass
 class WorldStore:
-    """The pages and image records of a built world, loaded into memory (pixels stay on disk)."""
+    """The pages, image records and facts of a built world, loaded into memory (pixels stay on disk)."""
 
     root: Path
     manifest: dict
     pages: list[PageRecord]
     images: list[ImageRecord]
+    facts: list[FactRecord] = field(default_factory=list)
     _page_by_url: dict[str, PageRecord] = field(default_factory=dict, repr=False)
     _image_by_id: dict[str, ImageRecord] = field(default_factory=dict, repr=False)
 
@@ -116,11 +127,13 @@ class WorldStore:
         manifest = read_manifest(world_dir)
         pages: list[PageRecord] = []
         images: list[ImageRecord] = []
+        facts: list[FactRecord] = []
         for name in manifest["sources"]:
             part = world_dir / "sources" / name
             pages.extend(read_pages(part / "pages.jsonl"))
             images.extend(read_images(part / "images.jsonl"))
-        return cls(root=world_dir, manifest=manifest, pages=pages, images=images)
+            facts.extend(read_facts(part / "facts.jsonl"))
+        return cls(root=world_dir, manifest=manifest, pages=pages, images=images, facts=facts)
 
     def page(self, url: str) -> PageRecord | None:
         """The page at `url`, or None."""
@@ -133,3 +146,10 @@ class WorldStore:
     def image_path(self, record: ImageRecord) -> Path:
         """Where the image's file lies."""
         return self.root / record.file
+
+    def facts_by_entity(self) -> dict[str, list[FactRecord]]:
+        """Entity id → its facts, in load order (one source's entities; joining across sources is by `norm_name`)."""
+        out: dict[str, list[FactRecord]] = defaultdict(list)
+        for f in self.facts:
+            out[f.entity].append(f)
+        return dict(out)

@@ -80,12 +80,11 @@ def snippet(text: str, query: str, max_chars: int = SNIPPET_CHARS, weights: dict
     best = int(np.argmax(scores))
     lo, hi = best, best + 1
     out = sentences[best]
-    while len(out) < max_chars and (lo > 0 or hi < len(sentences)):
-        if hi < len(sentences):
-            out, hi = out + " " + sentences[hi], hi + 1
-        elif lo > 0:
-            lo -= 1
-            out = sentences[lo] + " " + out
+    while len(out) < max_chars and hi < len(sentences):  # following sentences; the last may be cut below
+        out, hi = out + " " + sentences[hi], hi + 1
+    while lo > 0 and len(out) + 1 + len(sentences[lo - 1]) <= max_chars:  # preceding ones only whole, so the cut
+        lo -= 1  # at the end never removes the best sentence
+        out = sentences[lo] + " " + out
     if len(out) > max_chars:
         out = out[: max_chars - 1].rsplit(" ", 1)[0] + "…"
     return out

@@ -15,7 +15,7 @@ def test_fixture_world_has_pages_images_and_manifest(world_dir: Path):
     m = read_manifest(world_dir)
     store = WorldStore.load(world_dir)
     assert m["size"] == "fixture"
-    assert m["counts"] == {"pages": len(store.pages), "images": len(store.images)}
+    assert m["counts"] == {"pages": len(store.pages), "images": len(store.images), "facts": len(store.facts)}
     assert len(store.pages) >= 16 and len(store.images) >= 8
     assert (world_dir / "ATTRIBUTION.md").read_text().startswith("# Attribution")
     for rec in store.images:  # every image has a file and a page
@@ -124,3 +124,4 @@ def test_full_world_reaches_the_issue_counts(tmp_path: Path):
     m = build_world("full")  # needs the registries on first run; cached after
     assert m["counts"]["pages"] >= 10_000
     assert m["counts"]["images"] >= 1_500
+    assert m["counts"]["facts"] >= 20_000

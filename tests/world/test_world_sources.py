@@ -73,6 +73,7 @@ def test_countries_loader(tmp_path: Path):
     (tmp_path / "package").mkdir()
     c = {
         "name": {"common": "Nepal", "official": "Federal Democratic Republic of Nepal"},
+        "altSpellings": ["NP"],
         "capital": ["Kathmandu"],
         "languages": {"nep": "Nepali"},
         "currencies": {"NPR": {"name": "Nepalese rupee", "symbol": "₨"}},

@@ -90,7 +90,7 @@ def plan(size: Size, media: Path | None) -> list[Step]:
         ),
         Step(
             gcompris.NAME,
-            (gcompris.PACKAGE,),
+            (gcompris.PACKAGE, countries.PACKAGE),
             gcompris.load,
             {},
             gcompris.LICENCE,

@@ -3,6 +3,9 @@
 Skin-tone variants are left out (they repeat their base emoji), as are the `component` group and the `flags` group
 (the world's country flags are the Factbook's; a second drawing of each would only make near-duplicates); everything
 else (the landmarks, animals, food, objects and OpenMoji's own extras) gets a page and a rendered image.
+
+Facts (kind "emoji", named by the capitalised annotation): the drawing as an `image` fact, its group and subgroup
+as the page writes them ("animals nature", "animal mammal"). No emoji names a country: those are the skipped flags.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 from pathlib import Path
 
 from world.records import ImageItem, ImageRecord, PageRecord, SourceOutput
-from world.sources.common import frozen_url, slugify, svg_blob
+from world.sources.common import fact_maker, frozen_url, slugify, svg_blob
 from world.sources.packages import Package
 
 NAME = "emoji"
@@ -33,7 +36,7 @@ def load(root: Path, limit: int | None = None) -> SourceOutput:
     pkg = root / "package"
     entries = json.loads((pkg / "data" / "openmoji.json").read_text("utf-8"))
     kept = [e for e in entries if not e.get("skintone") and e["group"] not in SKIP_GROUPS][:limit]
-    pages, images = [], []
+    pages, images, facts = [], [], []
     for e in kept:
         svg = pkg / "color" / "svg" / f"{e['hexcode']}.svg"
         if not svg.is_file():
@@ -61,4 +64,6 @@ def load(root: Path, limit: int | None = None) -> SourceOutput:
             origin=f"openmoji:color/svg/{e['hexcode']}.svg",
         )
         images.append(ImageItem(record, svg_blob(svg)))
-    return SourceOutput(pages=pages, images=images)
+        make = fact_maker(f"{NAME}:{slug}", name, "emoji")
+        facts += [make("image", record.id, url), make("group", group, url), make("subgroup", sub, url)]
+    return SourceOutput(pages=pages, images=images, facts=facts)

@@ -2,6 +2,8 @@
 
 Each icon is rendered in its brand colour on white; its page gives the brand name, aliases, colour and where the
 logo was taken from. The package is CC0; the trademarks remain with their owners (see the package's DISCLAIMER).
+
+Facts (kind "brand", with the package's aliases): the logo as an `image` fact and the brand colour ("#FF0000").
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 from pathlib import Path
 
 from world.records import ImageItem, ImageRecord, PageRecord, SourceOutput
-from world.sources.common import frozen_url, svg_blob
+from world.sources.common import fact_maker, frozen_url, svg_blob
 from world.sources.packages import Package
 
 NAME = "logos"
@@ -38,7 +40,7 @@ def load(root: Path, limit: int | None = None) -> SourceOutput:
     """
     pkg = root / "package"
     entries = json.loads((pkg / "data" / "simple-icons.json").read_text("utf-8"))[:limit]
-    pages, images = [], []
+    pages, images, facts = [], [], []
     for e in entries:
         svg = pkg / "icons" / f"{e['slug']}.svg"
         if not svg.is_file():
@@ -64,4 +66,6 @@ def load(root: Path, limit: int | None = None) -> SourceOutput:
             origin=e["source"],
         )
         images.append(ImageItem(record, svg_blob(svg, fill=f"#{e['hex']}")))
-    return SourceOutput(pages=pages, images=images)
+        make = fact_maker(f"{NAME}:{e['slug']}", e["title"], "brand", aliases)
+        facts += [make("image", record.id, url), make("colour", f"#{e['hex']}", url)]
+    return SourceOutput(pages=pages, images=images, facts=facts)

@@ -1,0 +1,180 @@
+"""The wording of DeepMMSearchVQA: questions, the teacher's queries and its `<reason>` text.
+
+Varied on purpose (several paraphrases, chosen by the question's seed) so that a policy trained on the data learns
+the chain, not one sentence. Everything here is plain data and string formatting.
+"""
+
+from __future__ import annotations
+
+import random
+
+NOUN_OF_KIND = {"country": "flag", "division": "flag", "monument": "photo", "animal": "photo", "brand": "logo"}
+NOUN_OF_KIND["emoji"] = "emoji"
+
+CATEGORY = {
+    "identify:country": "geography",
+    "identify:division": "geography",
+    "identify:monument": "landmarks",
+    "identify:animal": "nature",
+    "identify:brand": "brands",
+    "identify:emoji": "symbols",
+    "capital": "geography",
+    "region": "geography",
+    "area": "geography",
+    "continent": "geography",
+    "country": "geography",
+    "currency": "economy",
+    "population": "demographics",
+    "demonym": "demographics",
+    "language": "demographics",
+    "colour": "brands",
+    "group": "symbols",
+    "subgroup": "symbols",
+}
+"""Knowledge category of a question, by its last relation (or `identify:<kind>` for one-hop identification)."""
+KIND_CATEGORY = {"monument": "landmarks", "animal": "nature", "brand": "brands", "emoji": "symbols"}
+"""Category of one- and two-hop questions about these kinds, whatever the relation."""
+
+NUMERIC_TOLERANCE = {"population": 0.02, "area": 0.02}
+
+# What the entity is called in a question: single image / composite with a referring expression.
+SUBJECT = {
+    ("country", "flag"): (
+        ["the country this flag belongs to", "the country whose flag is shown"],
+        "the country of {ref}",
+    ),
+    ("country", "map"): (["the country shown on this map", "the country on this map"], "the country shown on {ref}"),
+    ("division", "flag"): (
+        ["the region whose flag this is", "the region this flag belongs to"],
+        "the region of {ref}",
+    ),
+    ("monument", "photo"): (["the monument in this photo", "the landmark shown here"], "the monument in {ref}"),
+    ("animal", "photo"): (["the animal in this photo", "the animal shown here"], "the animal in {ref}"),
+    ("brand", "logo"): (["the brand whose logo this is", "the company behind this logo"], "the brand of {ref}"),
+    ("emoji", "emoji"): (["this emoji", "the emoji shown"], "{ref}"),
+}
+
+IDENTIFY = {
+    ("country", "flag"): (
+        ["Which country does this flag belong to?", "Whose flag is this?"],
+        "Which country's flag is {ref}?",
+    ),
+    ("country", "map"): (["Which country is shown on this map?"], "Which country is shown on {ref}?"),
+    ("division", "flag"): (["Which region does this flag belong to?"], "Which region's flag is {ref}?"),
+    ("monument", "photo"): (
+        ["What is the name of this monument?", "Which landmark is this?"],
+        "Which landmark is {ref}?",
+    ),
+    ("animal", "photo"): (["Which animal is this?", "What animal is shown in this photo?"], "Which animal is {ref}?"),
+    ("brand", "logo"): (
+        ["Which brand does this logo belong to?", "Whose logo is this?"],
+        "Which brand's logo is {ref}?",
+    ),
+    ("emoji", "emoji"): (["What is this emoji called?", "What is the name of this emoji?"], "What is {ref} called?"),
+}
+
+RELATION_QUESTION = {
+    "capital": ["What is the capital of {x}?", "Which city is the capital of {x}?"],
+    "currency": ["What currency is used in {x}?", "What is the currency of {x}?"],
+    "population": ["What is the population of {x}?", "How many people live in {x}?"],
+    "region": ["In which region of the world is {x}?", "Which part of the world is {x} in?"],
+    "demonym": ["What are people from {x} called?"],
+    "language": ["What language is spoken in {x}?", "What is the official language of {x}?"],
+    "area": ["What is the area of {x}?", "How large is {x} in square kilometres?"],
+    "country": ["Which country is {x} in?", "In which country is {x}?"],
+    "continent": ["Which continent is {x} found on?", "On which continent is {x} found?"],
+    "colour": ["What is the brand colour (hex code) of {x}?", "Which hex colour does {x} use for its logo?"],
+    "group": ["Which emoji group does {x} belong to?"],
+    "subgroup": ["Which emoji subgroup does {x} belong to?"],
+}
+
+QUERY = {
+    "capital": ["capital of {s}", "{s} capital city"],
+    "currency": ["currency of {s}", "{s} currency"],
+    "population": ["population of {s}", "{s} population total people and society"],
+    "region": ["{s} region", "region of {s}"],
+    "demonym": ["people from {s} are called", "{s} demonym"],
+    "language": ["languages of {s}", "{s} official language"],
+    "area": ["area of {s}", "{s} total area km2"],
+    "country": ["{s} is a region of which country", "{s} country"],
+    "continent": ["{s} continent", "{s} is found in"],
+    "colour": ["{s} brand colour hex", "{s} logo colour"],
+    "group": ["{s} emoji group", "{s} emoji"],
+    "subgroup": ["{s} emoji subgroup", "{s} emoji"],
+}
+"""The teacher's precise queries; a vague first query is the subject alone (then refined)."""
+
+REASON_IMAGE = {
+    "crop": [
+        "The question is about {ref}; I crop it and search by image to identify it.",
+        "Only {ref} matters here. I search the web with a crop of it.",
+        "I cannot tell what {ref} is from its look alone, so I search by image on that region.",
+    ],
+    "whole": [
+        "I need to identify what the picture shows; I search by image with the whole picture.",
+        "The whole image is the object of the question, so I search it by image.",
+        "I do not recognise this {noun} with confidence; an image search should identify it.",
+    ],
+}
+REASON_IDENTIFIED = [
+    "The image search identifies it as {name}.",
+    "The top image result is {title}, so this is {name}.",
+    "According to the image search this is {name}.",
+]
+REASON_NEXT = [
+    "Now I need the {rel} of {s}; I search by text.",
+    "Next I look up the {rel} of {s}.",
+    "To answer I need the {rel} of {s}.",
+]
+REASON_HOP = [
+    "The results say the {rel} of {s} is {v}.",
+    "So the {rel} of {s} is {v}.",
+]
+REASON_REFINE = [
+    "These results do not give the {rel} of {s}; I make the query more specific.",
+    "The results are not about the {rel} of {s}. I refine the query.",
+    "Nothing here states the {rel} of {s}, so I search again with a better query.",
+]
+REASON_ANSWER = [
+    "The results state that the {rel} of {s} is {v}.",
+    "The evidence says the {rel} of {s} is {v}.",
+    "I found it: the {rel} of {s} is {v}.",
+]
+REASON_NAMED = [
+    "The question names {s}; I only need its {rel}, so I search by text.",
+    "I know this is {s}. I look up its {rel}.",
+]
+REASON_GIVE_UP = [
+    "The searches did not give the answer and I cannot verify it.",
+    "I could not find the answer in the search results.",
+]
+RELATION_WORDS = {
+    "colour": "brand colour",
+    "group": "emoji group",
+    "subgroup": "emoji subgroup",
+}
+
+VISUAL_COUNT = ["How many {noun}s are in this picture?", "How many {noun}s can you see in this image?"]
+VISUAL_COLOUR = ["What is the main colour of {ref}?", "Which colour dominates {ref}?"]
+REASON_COUNT = [
+    "I count the {noun}s in the picture: there are {n}.",
+    "The picture shows {n} {noun}s; no search is needed.",
+]
+REASON_COLOUR = ["Looking at {ref}, its main colour is {c}.", "{Ref} is mostly {c}; I can see that without searching."]
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+def pick(rng: random.Random, options: list[str], **fields: str) -> str:
+    """One of `options`, formatted."""
+    text = rng.choice(options)
+    return text.format(**fields)
+
+
+def relation_words(relation: str) -> str:
+    """How a relation is said in a sentence."""
+    return RELATION_WORDS.get(relation, relation)
+
+
+def capitalise(text: str) -> str:
+    """First letter upper-cased (the rest kept as is)."""
+    return text[:1].upper() + text[1:]

@@ -24,6 +24,10 @@ class RunConfig:
     max_new_tokens: int = field(default=512, metadata={"help": "Policy tokens per turn."})
     temperature: float = field(default=0.0, metadata={"help": "Sampling temperature; 0 is greedy."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
+    prompt: str = field(
+        default="agent",
+        metadata={"help": "Initial prompt: 'agent' (tools on demand) or 'direct' (the direct-answer baseline)."},
+    )
 
     def __post_init__(self) -> None:
         for name in ("max_turns", "max_tool_calls", "max_response_tokens", "max_new_tokens"):
@@ -33,6 +37,8 @@ class RunConfig:
             raise ValueError(f"RunConfig.max_image_searches must be >= 0, got {self.max_image_searches}")
         if self.max_text_searches is not None and self.max_text_searches < 0:
             raise ValueError(f"RunConfig.max_text_searches must be >= 0 or None, got {self.max_text_searches}")
+        if self.prompt not in ("agent", "direct"):
+            raise ValueError(f"prompt must be 'agent' or 'direct', got {self.prompt!r}")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}")
 

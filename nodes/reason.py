@@ -13,9 +13,10 @@ from policy.protocol import ParseError, action_to_dict, parse_step
 from tools.images import open_image
 
 
-def first_messages(question: str) -> list[ChatMessage]:
-    """The transcript a run starts with: the image, then the initial prompt."""
-    return [ChatMessage(role="user", content=[{"type": "image"}, {"type": "text", "text": initial_prompt(question)}])]
+def first_messages(question: str, prompt: str = "agent") -> list[ChatMessage]:
+    """The transcript a run starts with: the image, then the initial prompt (`agent` or `direct`)."""
+    text = initial_prompt(question, prompt)
+    return [ChatMessage(role="user", content=[{"type": "image"}, {"type": "text", "text": text}])]
 
 
 class Reason:
@@ -30,7 +31,7 @@ class Reason:
         started = "messages" in state and bool(state["messages"])
         if not state["question"].strip():
             raise ValueError("the question is empty")
-        new: list[ChatMessage] = [] if started else first_messages(state["question"])
+        new: list[ChatMessage] = [] if started else first_messages(state["question"], ctx.prompt)
         counters: Counters = dict(state["counters"]) if started else new_counters()  # type: ignore[assignment]
         trace = state["trace"] if started else empty_trace()
         budget_left = ctx.max_response_tokens - counters["response_tokens"]

@@ -47,8 +47,28 @@ ERROR_PROMPT = """{information}
 Your last turn could not be carried out. Think inside <reason>...</reason>, then choose exactly one valid action."""
 
 
-def initial_prompt(question: str) -> str:
-    """The first user turn's text (the image goes before it as an image part)."""
+DIRECT_PROMPT = """You are an expert visual assistant. Answer the question about the image directly, from what you \
+see and what you know, without any search.
+
+Think inside <reason>...</reason>, then answer concisely inside <answer>...</answer>. If you cannot answer, write \
+<answer>{give_up}</answer>.
+
+Here is the image and the question: {question}"""
+"""The direct-answer baseline's prompt (paper §4.1: no retrieval, a concise answer)."""
+PROMPTS = ("agent", "direct")
+
+
+def initial_prompt(question: str, kind: str = "agent") -> str:
+    """The first user turn's text (the image goes before it as an image part).
+
+    Args:
+        question: the question.
+        kind: "agent" (the paper's tool prompt) or "direct" (the direct-answer baseline).
+    """
+    if kind == "direct":
+        return DIRECT_PROMPT.format(question=question, give_up=GIVE_UP_ANSWER)
+    if kind != "agent":
+        raise ValueError(f"unknown prompt {kind!r}; expected one of {PROMPTS}")
     return INITIAL_PROMPT.format(question=question)
 
 

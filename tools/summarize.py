@@ -86,7 +86,9 @@ class ExtractiveSummarizer:
         def score(rank: int, pos: int, s: str) -> float:
             # question coverage dominates; earlier hits and lead sentences break ties
             title_words = set(content_words(hits[rank].title))
-            coverage = sum(idf.get(w, 0.0) for w in asked & (set(content_words(s)) | title_words))
+            # fsum: exact whatever the set's iteration order, which changes with each process's string hashing —
+            # a plain sum breaks ties differently in another process, and a replayed trajectory would drift
+            coverage = math.fsum(idf.get(w, 0.0) for w in asked & (set(content_words(s)) | title_words))
             return coverage + 0.3 / (1 + rank) + (0.2 if pos == 0 else 0.0)
 
         ranked = sorted(candidates, key=lambda c: (-score(*c), c[0], c[1]))

@@ -10,6 +10,7 @@ fused by reciprocal rank. Snippets are the page's sentences that share the most 
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -76,7 +77,8 @@ def snippet(text: str, query: str, max_chars: int = SNIPPET_CHARS, weights: dict
         return ""
     q = set(tokenize(query))
     w = weights or {}
-    scores = [sum(w.get(t, 1.0) for t in q & set(tokenize(s))) for s in sentences]
+    # fsum: the same in every process (a set's order follows the per-process string hash; a float sum would not)
+    scores = [math.fsum(w.get(t, 1.0) for t in q & set(tokenize(s))) for s in sentences]
     best = int(np.argmax(scores))
     lo, hi = best, best + 1
     out = sentences[best]

@@ -116,12 +116,13 @@ def _eval_stats(recs: list[dict]) -> dict[str, Any]:
 def _yield_stats(records: list[dict]) -> dict[str, Any]:
     splits: dict[str, dict[str, Any]] = {}
     for rec in records:
-        s = splits.setdefault(rec["split"], {"attempts": 0, "solved": 0, "used": 0})
+        s = splits.setdefault(rec["split"], {"attempts": 0, "rendered": 0, "solved": 0, "used": 0})
         s["attempts"] += 1
+        s["rendered"] += "question" in rec  # a spec that could not be drawn was never put to the teacher
         s["solved"] += bool(rec["ok"])
         s["used"] += rec["use"] != "none"
     for s in splits.values():
-        s["accuracy"] = _share(s["solved"], s["attempts"])
+        s["accuracy"] = _share(s["solved"], s["rendered"])
     missed = [r for r in records if r["reason"] != "kept"]
     return {
         "attempts": len(records),
@@ -373,9 +374,9 @@ def _yield_section(y: dict[str, Any]) -> list[str]:
         "ones beyond the quotas are not used.",
         "",
         *_table(
-            ["split", "attempts", "solved", "used", "teacher accuracy"],
+            ["split", "attempts", "rendered", "solved", "used", "teacher accuracy (solved / rendered)"],
             (
-                [k, s["attempts"], s["solved"], s["used"], _pct(s["solved"], s["attempts"])]
+                [k, s["attempts"], s["rendered"], s["solved"], s["used"], _pct(s["solved"], s["rendered"])]
                 for k, s in y["splits"].items()
             ),
         ),

@@ -299,14 +299,10 @@ def _ordered(
 
 
 def _read_attempts(path: Path) -> dict[str, dict]:
-    """The decisions already made; a torn last line (a kill mid-write) is cut off."""
-    if not path.is_file():
-        return {}
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        data = data[: data.rfind(b"\n") + 1]
-        path.write_bytes(data)
-    return {rec["id"]: rec for rec in map(json.loads, data.decode("utf-8").splitlines()) if rec}
+    """The decisions already made (see `evals.records.read_jsonl`: a torn last line is cut off)."""
+    from evals.records import read_jsonl
+
+    return read_jsonl(path)
 
 
 def _check_config(out: Path, cfg: GenerateConfig) -> None:

@@ -331,10 +331,10 @@ def _chain_question(
         fact = subject.facts[rel]
         value, aliases = clean_value(fact.value, rel), [*fact.value_aliases, fact.value]
         nxt = cat.country_of(subject) if rel == "country" else None
-        if rel == "country":
-            if nxt is None:
-                raise ValueError(f"{subject.name}'s country {fact.value!r} is not in the world")
+        if nxt is not None:
             aliases += nxt.names()
+        elif rel != spec.path[-1]:
+            raise ValueError(f"{subject.name}'s country {fact.value!r} is not in the world")
         query = T.QUERY[rel][0].format(s=subject.name)
         chain.append(Hop("text_search", query, subject.name, rel, value, fact.page_url, _others(aliases, value)))
         numeric = fact.numeric if rel in T.NUMERIC_TOLERANCE else None

@@ -55,9 +55,11 @@ class OracleTeacher(ScriptedPolicy):
     One instance serves one run at a time: the data pipeline runs questions one after another in each worker.
     """
 
-    def __init__(self, imperfect_share: float = 0.3, max_turns: int = MAX_TURNS) -> None:
+    def __init__(self, imperfect_share: float = 0.3, max_turns: int = MAX_TURNS, crop: bool = True) -> None:
         super().__init__([self._turn] * max_turns)
         self.imperfect_share = imperfect_share
+        self.crop = crop
+        """False: always search the whole image (the no-crop ablation of the evaluation)."""
         self.question: Question | None = None
 
     def _rng(self, turn: int) -> random.Random:
@@ -99,9 +101,15 @@ class OracleTeacher(ScriptedPolicy):
                 return f"<reason>{reason}</reason>\n<answer>{found}</answer>"
         return self._text_hops(q, text_hops, history, reason, subject, rng)
 
+    @staticmethod
+    def _vague(q: Question, subject: str) -> str:
+        """An imperfect first query: the subject and what the picture showed ("Peru flag"), not the fact wanted."""
+        noun = q.family.split(":", 1)[0]
+        return f"{subject} {noun}" if noun in ("flag", "map", "logo") else subject
+
     def _image_search(self, q: Question, rng: random.Random) -> str:
         noun = q.family.split(":", 1)[0]
-        if q.target:
+        if q.target and self.crop:
             reason = T.pick(rng, T.REASON_IMAGE["crop"], ref=q.target)
             return f"<reason>{reason}</reason>\n<img_search>{q.target}</img_search>"
         reason = T.pick(rng, T.REASON_IMAGE["whole"], noun=noun)
@@ -135,7 +143,7 @@ class OracleTeacher(ScriptedPolicy):
             return f"<reason>{because}</reason>\n<answer>{subject}</answer>"
         h = hops[hop]
         rel = T.relation_words(h.relation)
-        vague = [subject] if hop == 0 and self.imperfect() else []
+        vague = [self._vague(q, subject)] if hop == 0 and self.imperfect() else []
         queries = vague + [t.format(s=subject) for t in T.QUERY[h.relation]]
         if attempts >= len(queries):
             return self._give_up(rng, T.pick(rng, T.REASON_GIVE_UP))

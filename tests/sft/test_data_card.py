@@ -185,9 +185,9 @@ EXPECTED = {
         "solved": 9,
         "used": 10,
         "splits": {
-            "train": {"attempts": 10, "solved": 7, "used": 6, "accuracy": 0.7},
-            "validation": {"attempts": 2, "solved": 1, "used": 2, "accuracy": 0.5},
-            "test": {"attempts": 2, "solved": 1, "used": 2, "accuracy": 0.5},
+            "train": {"attempts": 10, "rendered": 9, "solved": 7, "used": 6, "accuracy": 0.7778},
+            "validation": {"attempts": 2, "rendered": 2, "solved": 1, "used": 2, "accuracy": 0.5},
+            "test": {"attempts": 2, "rendered": 2, "solved": 1, "used": 2, "accuracy": 0.5},
         },
         "misses": {"check A": 0, "check B": 1, "check C": 1, "judge": 2, "render": 1},
         "reasons": {
@@ -288,8 +288,8 @@ def test_write_card_tables_plots_and_json(tmp_path: Path):
 
     teacher = section(readme, "Teacher yield")
     assert "14 attempts, 9 solved" in teacher and "10 used" in teacher
-    assert "| train | 10 | 7 | 6 | 70.0% |" in teacher
-    assert "| validation | 2 | 1 | 2 | 50.0% |" in teacher
+    assert "| train | 10 | 9 | 7 | 6 | 77.8% |" in teacher
+    assert "| validation | 2 | 2 | 1 | 2 | 50.0% |" in teacher
     for kind, n in (("check A", 0), ("check B", 1), ("check C", 1), ("judge", 2), ("render", 1)):
         assert re.search(rf"^\| {kind} \| [^|]+ \| {n} \|$", teacher, re.M), kind
     assert "| judge: no match | 2 |" in teacher

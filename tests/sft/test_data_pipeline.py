@@ -177,3 +177,16 @@ def test_entities_join_across_sources(fact_world: Path):
     ents = build_entities(WorldStore.load(fact_world).facts)
     france = ents["france"]
     assert france.images and "capital" in france.facts
+
+
+def test_verify_cli_replays_in_another_process_with_another_hash_seed(generated: Path, fact_world: Path):
+    """Set iteration order changes with PYTHONHASHSEED; tools must not depend on it, or replays drift."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    cmd = [sys.executable, "-m", "graph.cli", "data", "verify", str(generated), "--world", str(fact_world)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "replayed 16: 16 identical" in out.stdout

@@ -83,7 +83,7 @@ def test_imperfect_start_is_refined_after_reading_the_results():
     t = OracleTeacher(imperfect_share=1.0)
     t.question = question()
     first = turn(t, transcript((IMG, HIT_PERU)))
-    assert "<text_search>Peru</text_search>" in first
+    assert "<text_search>Peru flag</text_search>" in first
     second = turn(t, transcript((IMG, HIT_PERU), (first, NO_CAPITAL)))
     assert "<text_search>capital of Peru</text_search>" in second and "refine" in second or "again" in second
 

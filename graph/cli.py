@@ -9,6 +9,8 @@
     deepmmsearch serve --world runs/world/full   # the search server (text, image, grounding) over a world
     deepmmsearch policy init-tiny --out runs/tiny --size default   # a tiny Qwen2.5-VL-architecture policy
     deepmmsearch data generate --n 10000 --out runs/data   # DeepMMSearchVQA: questions + teacher trajectories
+    deepmmsearch eval --policy oracle --data runs/data --out runs/eval/oracle   # the evaluation harness
+    deepmmsearch report runs/eval/* --out runs/report   # Table-1 report, tool use, plots, trajectory viewer
 
 Bad input (a missing, corrupt, unsupported or oversized image; an empty question) prints one line and exits 2.
 """
@@ -26,6 +28,8 @@ from typing import Any
 
 from rich.console import Console
 
+from evals import report_cli
+from evals import run as eval_cli
 from graph.context import RunConfig
 from policy import cli as policy_cli
 from sft.data import cli as data_cli
@@ -68,6 +72,8 @@ def parser() -> argparse.ArgumentParser:
     world_cli.register(sub)
     policy_cli.register(sub)
     data_cli.register(sub)
+    eval_cli.register(sub)
+    report_cli.register(sub)
     return p
 
 
@@ -117,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     from tools.defaults import default_toolset
     from tools.fixture import fixture_toolset
 
-    if args.command in ("serve", "world", "policy", "data"):
+    if args.command in ("serve", "world", "policy", "data", "eval", "report"):
         return int(args.handler(args))
     if args.command == "graph":
         print(build_graph(ScriptedPolicy([]), fixture_toolset()).get_graph().draw_mermaid())

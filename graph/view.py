@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
 _COLOURS = {
@@ -47,3 +48,15 @@ def render_update(console: Console, node: str, update: dict[str, Any]) -> None:
             if o["text"]:
                 body.append(o["text"])
     console.print(Panel(body, title=node, title_align="left", border_style=colour))
+
+
+def progress_bar(disable: bool = False) -> Progress:
+    """The progress bar of long jobs (data generation, evaluation): bar, done/total, elapsed and remaining time."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, disable=disable)

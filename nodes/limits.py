@@ -12,6 +12,8 @@ def refusal(action: ActionDict, counters: Counters, ctx: RunConfig) -> str | Non
     if counters["tool_calls"] >= ctx.max_tool_calls:
         return f"Tool-call limit reached ({ctx.max_tool_calls} calls). Answer now with what you know."
     if action["kind"] == "img_search":
+        if ctx.max_image_searches == 0:
+            return "Image search is not available in this run. Answer with what you know."
         if counters["image_searches"] >= ctx.max_image_searches:
             return (
                 f"Image search may be used only {ctx.max_image_searches} time(s) and was already used. "
@@ -23,6 +25,8 @@ def refusal(action: ActionDict, counters: Counters, ctx: RunConfig) -> str | Non
                 "Search the whole image with <img_search><img></img_search>."
             )
     if action["kind"] == "text_search" and ctx.max_text_searches is not None:
+        if ctx.max_text_searches == 0:
+            return "Text search is not available in this run. Answer with what you know."
         if counters["text_searches"] >= ctx.max_text_searches:
             return f"Text search may be used only {ctx.max_text_searches} time(s) in this run. Answer now."
     return None

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from evals.markdown import markdown_table
 from sft.data.pipeline import ATTEMPTS, CONFIG, MAX_TURNS, _read_attempts
 from sft.data.questions import SPLITS
 
@@ -225,16 +226,8 @@ def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "–"
 
 
-def _table(header: list[str], rows: Iterable[list[Any]], text: int = 1) -> list[str]:
-    """A markdown table: the first `text` columns left-aligned, the others (numbers) right-aligned."""
-    rule = "|" + " --- |" * text + " ---: |" * (len(header) - text)
-    lines = ["| " + " | ".join(header) + " |", rule]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return [*lines, ""]
-
-
 def _count_table(label: str, counts: dict[str, int], total: int) -> list[str]:
-    return _table([label, "trajectories", "share"], ([k, v, _pct(v, total)] for k, v in counts.items()))
+    return markdown_table([label, "trajectories", "share"], ([k, v, _pct(v, total)] for k, v in counts.items()))
 
 
 def _size_category(n: int) -> str:
@@ -287,7 +280,7 @@ def _intro(stats: dict[str, Any], config: dict[str, Any] | None) -> list[str]:
         "",
         "## Totals",
         "",
-        *_table(
+        *markdown_table(
             ["use", "questions", "search-required", "search-free"],
             [
                 *([u, s["total"], s["required"], s["free"]] for u, s in stats["uses"].items()),
@@ -351,12 +344,12 @@ def _eval_section(stats: dict[str, Any]) -> list[str]:
         "",
         "### By knowledge category",
         "",
-        *_table(
+        *markdown_table(
             ["category", *EVAL_USES], ([c, *(s["category"].get(c, 0) for s in parts.values())] for c in categories)
         ),
         "### By search type",
         "",
-        *_table(
+        *markdown_table(
             ["search type", *EVAL_USES], ([t, *(s["search_type"][t] for s in parts.values())] for t in SEARCH_TYPES)
         ),
     ]
@@ -364,7 +357,9 @@ def _eval_section(stats: dict[str, Any]) -> list[str]:
 
 def _yield_section(y: dict[str, Any]) -> list[str]:
     reasons = (
-        _table(["reason", "attempts"], ([r, k] for r, k in y["reasons"].items())) if y["reasons"] else ["None.", ""]
+        markdown_table(["reason", "attempts"], ([r, k] for r, k in y["reasons"].items()))
+        if y["reasons"]
+        else ["None.", ""]
     )
     return [
         "## Teacher yield",
@@ -373,7 +368,7 @@ def _yield_section(y: dict[str, Any]) -> list[str]:
         f"({_pct(y['solved'], y['attempts'])}), {y['used']} used. Train questions are used only when solved; solved "
         "ones beyond the quotas are not used.",
         "",
-        *_table(
+        *markdown_table(
             ["split", "attempts", "rendered", "solved", "used", "teacher accuracy (solved / rendered)"],
             (
                 [k, s["attempts"], s["rendered"], s["solved"], s["used"], _pct(s["solved"], s["rendered"])]
@@ -382,7 +377,7 @@ def _yield_section(y: dict[str, Any]) -> list[str]:
         ),
         "### Rejections",
         "",
-        *_table(
+        *markdown_table(
             ["kind", "meaning", "attempts"], ([k, MISS_MEANING.get(k, ""), v] for k, v in y["misses"].items()), text=2
         ),
         "### Rejection reasons",

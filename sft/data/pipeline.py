@@ -24,8 +24,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any, Literal
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
+from graph.view import progress_bar
 from sft.data.questions import Question, Split
 from sft.data.synthesize import Catalog, Spec, enumerate_specs, render, visual_specs
 
@@ -347,15 +346,8 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict[str, Any]:
     attempts_path = out / ATTEMPTS
     done = _read_attempts(attempts_path)
     total = cfg.n + cfg.rl_n + 2 * cfg.eval_n
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
     with (
-        Progress(*columns, disable=not progress) as bar,
+        progress_bar(disable=not progress) as bar,
         attempts_path.open("a", encoding="utf-8") as sink,
         _workers(cfg) as pool,
     ):

@@ -22,6 +22,8 @@ from world.facts import norm_name
 
 MAX_TURNS = 10
 _ITEM_RE = re.compile(r"\[(\d+)\] ")
+_TAG_RE = re.compile(r"[<>]")
+"""Angle brackets never go from the tools' output into the teacher's `<reason>`: they would break the protocol."""
 
 
 def _text(m: ChatMessage) -> str:
@@ -91,8 +93,10 @@ class OracleTeacher(ScriptedPolicy):
             done = [info for action, info in history if isinstance(action, ImageSearch)]
             if not done:
                 return self._image_search(q, rng)
+            if not done[0].lstrip().startswith("[1]"):  # refused or failed: no result to read
+                return self._give_up(rng, "The image search gave no results, and I cannot identify it without them.")
             top = first_item(done[0])
-            title = top.split(":", 1)[0].strip()
+            title = _TAG_RE.sub("", top.split(":", 1)[0]).strip()
             found = mentions(top, [image_hop.value, *image_hop.aliases])
             if found is None:
                 return self._give_up(rng, f"The top image result is {title}, which I cannot confirm.")
@@ -145,6 +149,8 @@ class OracleTeacher(ScriptedPolicy):
         rel = T.relation_words(h.relation)
         vague = [self._vague(q, subject)] if hop == 0 and self.imperfect() else []
         queries = vague + [t.format(s=subject) for t in T.QUERY[h.relation]]
+        if norm_name(h.entity) != norm_name(subject):  # the results named it otherwise ("DRC"): try its page name too
+            queries.append(T.QUERY[h.relation][0].format(s=h.entity))
         if attempts >= len(queries):
             return self._give_up(rng, T.pick(rng, T.REASON_GIVE_UP))
         if attempts > 0:

@@ -144,3 +144,21 @@ def test_search_free_questions_are_answered_directly():
 )
 def test_mentions_matches_whole_words(text, names, found):
     assert mentions(text, names) == found
+
+
+def test_after_failing_with_the_name_the_results_used_it_tries_the_page_name():
+    chain = [
+        Hop("image_search", "<img>", "DR Congo", "image", "DR Congo", "u1", aliases=["DRC"]),
+        Hop("text_search", "currency of DR Congo", "DR Congo", "currency", "Congolese franc", "u2"),
+    ]
+    t = OracleTeacher(imperfect_share=0.0)
+    t.question = question(chain=chain, target=None, answer="Congolese franc")
+    turns = [(IMG, "[1] Locator map of DRC: DRC highlighted.")]
+    queries = []
+    for _ in range(4):
+        text = turn(t, transcript(*turns))
+        if "<answer>" in text:
+            break
+        queries.append(text.split("<text_search>")[1].split("</text_search>")[0])
+        turns.append((text, NO_CAPITAL))
+    assert queries[0] == "currency of DRC" and queries[-1] == "currency of DR Congo"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,11 @@ from graph.demo import DEMO_QUESTION, demo_image
 from tools.fixture import fixture_toolset
 from tools.images import make_ref, open_image
 from world.fixture import FixtureWorld, build_fixture_world
+
+# The scripted servers (tests/policy/mock_openai.py, tests/tools/mock_search_apis.py) serve tests in several folders.
+for _folder in ("policy", "tools"):
+    if str(Path(__file__).parent / _folder) not in sys.path:
+        sys.path.insert(0, str(Path(__file__).parent / _folder))
 
 
 @pytest.fixture(autouse=True)

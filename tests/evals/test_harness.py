@@ -115,13 +115,9 @@ def test_wilson_interval():
 
 
 def test_llm_judge_decides_and_agreement_is_reported(vqa, tmp_path: Path):
-    import sys
+    from mock_openai import MockOpenAI, Reply
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sft"))
-    from vqa_helpers import mock_openai_module
-
-    mock = mock_openai_module()
-    with mock.MockOpenAI([mock.Reply("[CORRECT]") for _ in range(100)], vllm=False) as server:
+    with MockOpenAI([Reply("[CORRECT]") for _ in range(100)], vllm=False) as server:
         cfg = config(vqa, tmp_path / "llm", judge="llm", judge_base_url=server.url, judge_model="judge-m", limit=4)
         summary = run_eval(cfg, progress=False)
     recs = results(tmp_path / "llm")

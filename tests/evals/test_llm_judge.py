@@ -5,11 +5,8 @@ Run: python -m pytest -q tests/evals/test_llm_judge.py
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from mock_openai import MockOpenAI, Reply
 
 from evals.judge import Gold, Judgement, RuleJudge
 from evals.llm_judge import (
@@ -27,22 +24,6 @@ from tools.live import Backoff, ChatEndpoint
 KEY = "sk-test-SECRET-4242"
 FAST = Backoff(attempts=3, initial=0.01, max_delay=0.02)
 PARIS = Gold("Paris", aliases=("City of Light", "Paname"))
-
-
-def _mock_openai():
-    """`tests/policy/mock_openai.py`, imported by path under the name its own tests use."""
-    if "mock_openai" not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "policy" / "mock_openai.py"
-        spec = importlib.util.spec_from_file_location("mock_openai", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["mock_openai"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["mock_openai"]
-
-
-MockOpenAI = _mock_openai().MockOpenAI
-Reply = _mock_openai().Reply
 
 
 def server(*replies: str | Reply):

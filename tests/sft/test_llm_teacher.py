@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from vqa_helpers import mock_openai_module, small_config
+from mock_openai import MockOpenAI, Reply
+from vqa_helpers import small_config
 
 from sft.data.pipeline import ATTEMPTS, generate
 
@@ -14,8 +15,7 @@ ANSWER = "<reason>I count the flags in the picture.</reason>\n<answer>3</answer>
 
 
 def test_llm_teacher_runs_through_the_graph_and_is_judged(fact_world: Path, tmp_path: Path):
-    mock = mock_openai_module()
-    with mock.MockOpenAI([mock.Reply(ANSWER) for _ in range(200)], vllm=False) as server:
+    with MockOpenAI([Reply(ANSWER) for _ in range(200)], vllm=False) as server:
         cfg = small_config(
             fact_world,
             tmp_path / "llm",

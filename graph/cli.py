@@ -11,6 +11,7 @@
     deepmmsearch data generate --n 10000 --out runs/data   # DeepMMSearchVQA: questions + teacher trajectories
     deepmmsearch eval --policy oracle --data runs/data --out runs/eval/oracle   # the evaluation harness
     deepmmsearch report runs/eval/* --out runs/report   # Table-1 report, tool use, plots, trajectory viewer
+    deepmmsearch sft --config recipes/sft-tiny-cpu.yaml   # SFT with TRL (loss on the policy's tokens only)
 
 Bad input (a missing, corrupt, unsupported or oversized image; an empty question) prints one line and exits 2.
 """
@@ -32,6 +33,7 @@ from evals import report_cli
 from evals import run as eval_cli
 from graph.context import RunConfig
 from policy import cli as policy_cli
+from sft import train as sft_cli
 from sft.data import cli as data_cli
 from tools.images import ImageError, make_ref, open_image
 from world import cli as world_cli
@@ -74,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
     data_cli.register(sub)
     eval_cli.register(sub)
     report_cli.register(sub)
+    sft_cli.register(sub)
     return p
 
 
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     from tools.defaults import default_toolset
     from tools.fixture import fixture_toolset
 
-    if args.command in ("serve", "world", "policy", "data", "eval", "report"):
+    if args.command in ("serve", "world", "policy", "data", "eval", "report", "sft"):
         return int(args.handler(args))
     if args.command == "graph":
         print(build_graph(ScriptedPolicy([]), fixture_toolset()).get_graph().draw_mermaid())

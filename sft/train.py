@@ -1,0 +1,244 @@
+"""Supervised fine-tuning of the policy on DeepMMSearchVQA trajectories: TRL `SFTTrainer`, loss on policy tokens only.
+
+    python sft/train.py --config recipes/sft-tiny-cpu.yaml [--max-steps 50] [--out DIR]
+    accelerate launch --num_processes 2 sft/train.py --config recipes/sft-tiny-cpu.yaml
+
+The conversations (`deepmmsearch data generate` → `hf/sft`) are in the TRL conversational format with images.
+The loss covers only what the policy wrote: TRL's `assistant_only_loss` masks everything outside the chat
+template's `{% generation %}` blocks (prompts, `<information>` results, image tokens); `max_length` stays None so a
+conversation is never cut inside its image tokens. A killed run resumes from its last checkpoint; the final model
+(LoRA merged) and processor go to `<out>/final`, which `HFPolicy.from_pretrained` loads as the graph's policy, with
+a loss curve PNG beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SFTRecipe:
+    """One SFT run (a YAML recipe; command-line flags override it)."""
+
+    model: str
+    data: str
+    out: str
+    lora: bool = False
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    freeze_vision: bool = True
+    """Keep the vision tower and projector frozen (the paper's setting; LoRA already leaves them out)."""
+    epochs: float = 1.0
+    learning_rate: float = 1e-4
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.1
+    batch_size: int = 8
+    gradient_accumulation: int = 1
+    max_steps: int = -1
+    bf16: bool = False
+    use_cpu: bool = True
+    save_steps: int = 200
+    logging_steps: int = 10
+    report_to: str = "wandb"
+    seed: int = 0
+
+    @classmethod
+    def load(cls, path: Path, **overrides: Any) -> SFTRecipe:
+        """Read a YAML recipe and apply the non-None `overrides`.
+
+        Raises:
+            ValueError: an unknown key, or a missing required one.
+        """
+        import yaml  # type: ignore[import-untyped]
+
+        data = yaml.safe_load(path.read_text()) or {}
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}; known: {sorted(known)}")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        missing = {"model", "data", "out"} - set(data)
+        if missing:
+            raise ValueError(f"{path}: the recipe needs {sorted(missing)}")
+        return cls(**data)
+
+
+def _freeze_vision(model: Any) -> int:
+    """Freeze the vision tower and the projector (Qwen2.5-VL's `visual`); return how many parameters were frozen."""
+    frozen = 0
+    for name, p in model.named_parameters():
+        if ".visual." in f".{name}" or name.startswith("visual.") or "vision" in name:
+            p.requires_grad_(False)
+            frozen += p.numel()
+    return frozen
+
+
+def build_trainer(recipe: SFTRecipe) -> Any:
+    """The `SFTTrainer` of a recipe (model, processor, data, LoRA, config)."""
+    import datasets
+    import torch
+    from transformers import AutoModelForImageTextToText
+    from trl import SFTConfig, SFTTrainer
+
+    from policy.processors import load_processor
+
+    processor = load_processor(recipe.model)
+    dtype = torch.bfloat16 if recipe.bf16 else torch.float32
+    model = AutoModelForImageTextToText.from_pretrained(recipe.model, dtype=dtype)
+    if recipe.freeze_vision and not recipe.lora:
+        _freeze_vision(model)
+    train = datasets.load_from_disk(recipe.data)
+    keep = {"images", "messages"}
+    train = train.remove_columns([c for c in train.column_names if c not in keep])
+    peft = None
+    if recipe.lora:
+        from peft import LoraConfig
+
+        peft = LoraConfig(
+            r=recipe.lora_r,
+            lora_alpha=recipe.lora_alpha,
+            lora_dropout=recipe.lora_dropout,
+            target_modules=recipe.lora_targets,
+            task_type="CAUSAL_LM",
+        )
+    args = SFTConfig(
+        output_dir=recipe.out,
+        num_train_epochs=recipe.epochs,
+        max_steps=recipe.max_steps,
+        learning_rate=recipe.learning_rate,
+        lr_scheduler_type=recipe.lr_scheduler,
+        warmup_steps=recipe.warmup_ratio,  # transformers 5: a float in [0, 1) is a share of the steps
+        per_device_train_batch_size=recipe.batch_size,
+        gradient_accumulation_steps=recipe.gradient_accumulation,
+        bf16=recipe.bf16,
+        use_cpu=recipe.use_cpu,
+        save_strategy="steps",
+        save_steps=recipe.save_steps,
+        save_total_limit=2,
+        logging_steps=recipe.logging_steps,
+        report_to=[] if recipe.report_to == "none" else [recipe.report_to],
+        seed=recipe.seed,
+        max_length=None,  # never cut through image tokens
+        assistant_only_loss=True,
+        dataloader_num_workers=0,
+    )
+    return SFTTrainer(model=model, args=args, train_dataset=train, processing_class=processor, peft_config=peft)
+
+
+def last_checkpoint(out: Path) -> str | None:
+    """The newest `checkpoint-N` folder of a run, to resume from (None for a fresh run)."""
+    points = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1]))
+    return str(points[-1]) if points else None
+
+
+def loss_curve(history: list[dict[str, Any]], path: Path) -> Path:
+    """Plot the training loss by step as a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    points = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
+    fig = Figure(figsize=(6, 3.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if points:
+        ax.plot(*zip(*points, strict=True))
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.set_title("SFT loss")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def train(recipe: SFTRecipe) -> dict[str, Any]:
+    """Train (or resume), save `<out>/final` (LoRA merged) and the loss curve; return a summary."""
+    out = Path(recipe.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=1))
+    trainer = build_trainer(recipe)
+    result = trainer.train(resume_from_checkpoint=last_checkpoint(out))
+    model = trainer.model
+    if recipe.lora:
+        model = model.merge_and_unload()
+    final = out / "final"
+    if trainer.is_world_process_zero():
+        model.save_pretrained(final)
+        trainer.processing_class.save_pretrained(final)
+        loss_curve(trainer.state.log_history, out / "loss.png")
+    summary = {
+        "steps": result.global_step,
+        "train_loss": result.training_loss,
+        "seconds": result.metrics.get("train_runtime"),
+        "final": str(final),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The trainer's options (shared by `python sft/train.py` and `deepmmsearch sft`)."""
+    p.add_argument("--config", type=Path, required=True, help="YAML recipe (recipes/sft-*.yaml)")
+    p.add_argument("--model", help="override: checkpoint directory")
+    p.add_argument("--data", help="override: the hf/sft dataset folder")
+    p.add_argument("--out", help="override: output folder")
+    p.add_argument("--max-steps", type=int, help="override: stop after N optimiser steps")
+    p.add_argument("--epochs", type=float, help="override: epochs")
+    p.add_argument("--learning-rate", type=float, help="override: peak learning rate")
+    p.add_argument("--batch-size", type=int, help="override: per-device batch size")
+    p.add_argument("--report-to", help="override: wandb (offline by default) or none")
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run one recipe from parsed arguments (wandb logs offline unless WANDB_MODE says otherwise)."""
+    import os
+
+    os.environ.setdefault("WANDB_MODE", "offline")
+    overrides = {
+        k: getattr(args, k)
+        for k in ("model", "data", "out", "max_steps", "epochs", "learning_rate", "batch_size", "report_to")
+    }
+    try:
+        recipe = SFTRecipe.load(args.config, **overrides)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    for path, what in ((recipe.model, "model"), (recipe.data, "data")):
+        if not Path(path).exists():
+            print(f"error: {what} {path} does not exist", file=sys.stderr)  # noqa: T201
+            return 2
+    print(json.dumps(train(recipe), indent=1))  # noqa: T201
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add `sft` to the `deepmmsearch` command."""
+    p = subparsers.add_parser(
+        "sft",
+        help="supervised fine-tuning on DeepMMSearchVQA",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(p)
+    p.set_defaults(handler=handle)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python sft/train.py …`."""
+    p = argparse.ArgumentParser(
+        prog="sft/train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(p)
+    return handle(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())

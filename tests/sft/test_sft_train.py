@@ -1,0 +1,104 @@
+"""SFT on generated trajectories with the tiny model: the loss mask, a short run, resume, and loading the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("trl")
+
+from vqa_helpers import small_config  # noqa: E402
+
+from sft.data.export import export  # noqa: E402
+from sft.data.pipeline import generate  # noqa: E402
+from sft.train import SFTRecipe, build_trainer, handle, train  # noqa: E402
+
+RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "sft-tiny-cpu.yaml"
+
+
+@pytest.fixture(scope="module")
+def setup(fact_world: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(tiny model dir, hf/sft dataset dir)."""
+    from policy.tiny import init_tiny
+
+    root = tmp_path_factory.mktemp("sft")
+    init_tiny(root / "tiny", size="test")
+    generate(small_config(fact_world, root / "data", n=6, rl_n=0, eval_n=0), progress=False)
+    export(root / "data")
+    return root / "tiny", root / "data" / "hf" / "sft"
+
+
+def recipe(setup: tuple[Path, Path], out: Path, **kw) -> SFTRecipe:
+    model, data = setup
+    return SFTRecipe.load(RECIPE, model=str(model), data=str(data), out=str(out), report_to="none", batch_size=2, **kw)
+
+
+def test_loss_is_only_on_the_policy_tokens(setup, tmp_path: Path):
+    trainer = build_trainer(recipe(setup, tmp_path / "mask", max_steps=1))
+    tok = trainer.processing_class.tokenizer
+    rows = [trainer.train_dataset[i] for i in range(len(trainer.train_dataset))]
+    batch = trainer.data_collator(rows)
+    image_id = trainer.model.config.image_token_id
+    for i, row in enumerate(rows):
+        labels, ids = batch["labels"][i], batch["input_ids"][i]
+        kept = ids[labels != -100]
+        assert image_id not in kept.tolist()  # image tokens carry no loss
+        said = "".join(
+            "".join(p["text"] for p in m["content"] if p["type"] == "text") + "<|im_end|>\n"
+            for m in row["messages"]
+            if m["role"] == "assistant"
+        )
+        assert tok.decode(kept) == said  # exactly the policy's turns and their terminators
+        assert "<information>" not in tok.decode(kept)
+        assert (labels != -100).sum() < (batch["attention_mask"][i]).sum()
+
+
+def test_short_run_resumes_and_saves_a_loadable_policy(setup, tmp_path: Path):
+    out = tmp_path / "run"
+    first = train(recipe(setup, out, max_steps=2, save_steps=1))
+    assert first["steps"] == 2 and (out / "checkpoint-2").is_dir() and (out / "loss.png").is_file()
+    again = train(recipe(setup, out, max_steps=3, save_steps=1))  # picks up checkpoint-2
+    assert again["steps"] == 3
+    from graph.build import build_graph
+    from policy.hf import HFPolicy
+    from tools.fixture import fixture_toolset
+
+    policy = HFPolicy.from_pretrained(out / "final", device="cpu")
+    from graph.demo import DEMO_QUESTION
+    from tools.images import make_ref, open_image
+    from world.fixture import build_fixture_world, write_demo_image
+
+    image = write_demo_image(build_fixture_world(), tmp_path / "demo.png", ["Japan", "France", "Germany"])
+    state = build_graph(policy, fixture_toolset()).invoke(
+        {"question": DEMO_QUESTION, "image": make_ref(str(image), open_image(str(image)))},
+        context={"max_turns": 2, "max_new_tokens": 16},
+    )
+    assert state["counters"]["turns"] >= 1
+
+
+def test_lora_recipe_trains_adapters_and_merges(setup, tmp_path: Path):
+    summary = train(recipe(setup, tmp_path / "lora", max_steps=1, lora=True))
+    assert summary["steps"] == 1 and (Path(summary["final"]) / "config.json").is_file()
+
+
+def test_recipe_errors_are_clear(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: x\ndata: y\nout: z\nlearnig_rate: 1\n")
+    with pytest.raises(ValueError, match="unknown recipe keys"):
+        SFTRecipe.load(bad)
+    import argparse
+
+    args = argparse.Namespace(
+        config=RECIPE,
+        model=str(tmp_path / "missing"),
+        data=None,
+        out=None,
+        max_steps=None,
+        epochs=None,
+        learning_rate=None,
+        batch_size=None,
+        report_to=None,
+    )
+    assert handle(args) == 2

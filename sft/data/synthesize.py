@@ -20,7 +20,7 @@ from PIL import Image
 
 from sft.data import templates as T
 from sft.data.entities import Entity, build_entities, group_of, name_index, split_of
-from sft.data.questions import SPLITS, Hop, Question, SearchType, Split
+from sft.data.questions import Hop, Question, SearchType, Split
 from tools.composites import Composite, probes, random_composite
 from tools.objects import colour_fractions
 from world.facts import norm_name
@@ -400,11 +400,3 @@ def _main_colour(comp: Composite, index: int) -> str | None:
     if not ranked or prof[ranked[0]] < 0.5 or (len(ranked) > 1 and prof[ranked[1]] > 0.5 * prof[ranked[0]]):
         return None
     return ranked[0]
-
-
-def split_counts(cat: Catalog) -> dict[str, int]:
-    """Entities per split (for the data card)."""
-    counts: dict[str, int] = dict.fromkeys(SPLITS, 0)
-    for s in cat.split.values():
-        counts[s] += 1
-    return counts

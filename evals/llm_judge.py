@@ -306,11 +306,11 @@ class LLMJudge:
             self.calls += 1
         messages = [{"role": "user", "content": self.render(question, prediction, gold)}]
         try:
-            reply = self.endpoint.complete(messages, self.max_tokens)
+            reply = self.endpoint.complete(
+                messages, self.max_tokens, what=f"the LLM judge endpoint ({self.endpoint.model})"
+            )
         except ToolError as exc:
-            # ChatEndpoint names itself "the summariser" in its errors; this call is the judge's
-            detail = str(exc).removeprefix("the summariser ")
-            raise JudgeError(f"the LLM judge endpoint ({self.endpoint.model}) {detail}") from exc
+            raise JudgeError(str(exc)) from exc
         parsed = parse_verdict(reply)
         if parsed is None:
             with self._lock:

@@ -374,11 +374,13 @@ class ChatEndpoint:
         """Close the HTTP connection pool."""
         self._http.close()
 
-    def complete(self, messages: list[dict[str, str]], max_tokens: int) -> str:
-        """Return the assistant's reply to `messages`; raise `ToolError` when the endpoint fails."""
-        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": self.temperature}
+    def complete(self, messages: list[dict[str, str]], max_tokens: int, what: str = "the summariser") -> str:
+        """Return the assistant's reply to `messages`; raise `ToolError` when the endpoint fails.
 
+        `what` names the caller in error messages ("the summariser", "the LLM judge …").
+        """
+        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": self.temperature}
         parsed = post_validated(
-            self._http, "/chat/completions", body, _ChatResponse, self.backoff, "the summariser", "chat endpoint"
+            self._http, "/chat/completions", body, _ChatResponse, self.backoff, what, "chat endpoint"
         )
         return parsed.choices[0].message.content or ""

@@ -102,3 +102,40 @@ def test_recipe_errors_are_clear(tmp_path: Path):
         report_to=None,
     )
     assert handle(args) == 2
+
+
+@pytest.mark.slow
+def test_two_process_training_through_accelerate(setup, tmp_path: Path):
+    """`accelerate launch --num_processes 2 --cpu sft/train.py …` trains and saves one final model."""
+    import shutil
+    import subprocess
+    import sys
+
+    accelerate = shutil.which("accelerate") or str(Path(sys.executable).parent / "accelerate")
+    model, data = setup
+    out = tmp_path / "ddp"
+    cmd = [
+        accelerate,
+        "launch",
+        "--num_processes",
+        "2",
+        "--cpu",
+        str(RECIPE.parents[1] / "sft" / "train.py"),
+        "--config",
+        str(RECIPE),
+        "--model",
+        str(model),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "1",
+        "--report-to",
+        "none",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=RECIPE.parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "final" / "config.json").is_file() and '"steps": 2' in (out / "summary.json").read_text()

@@ -39,6 +39,9 @@ RELATIONS = {
 """Relations followed from an entity of each kind (where the entity has the fact)."""
 SECOND_HOP = ("capital", "currency")
 """Relations followed from the country a region, monument or flag emoji belongs to (three-hop chains)."""
+DUPLICATE_SIMILARITY = 0.999
+"""Image-index cosine similarity above which two images of different entities count as one picture (the Cocos
+Islands and Heard Island both fly Australia's flag): neither is used, as no image search can tell them apart."""
 MAX_SIDE = 320
 """Long side of a single question image."""
 NAMED_INTRO = {
@@ -88,6 +91,24 @@ def _seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "big")
 
 
+def duplicate_images(store: WorldStore, owners: dict[str, str], block: int = 1024) -> set[str]:
+    """Ids of images that look the same as an image of another entity (by the world's own image-index vectors)."""
+    path = store.root / "index" / "image" / "vectors.npy"
+    if not path.is_file():
+        return set()
+    vectors = np.load(path)
+    ids = [rec.id for rec in store.images]
+    owner = np.array([owners.get(i, f"?{n}") for n, i in enumerate(ids)])
+    out: set[str] = set()
+    for lo in range(0, len(ids), block):
+        sims = vectors[lo : lo + block] @ vectors.T
+        for r, row in enumerate(sims):
+            close = np.nonzero(row >= DUPLICATE_SIMILARITY)[0]
+            if any(owner[c] != owner[lo + r] for c in close):
+                out.add(ids[lo + r])
+    return out
+
+
 @dataclass
 class Catalog:
     """The world's entities, grouped by split, with the image pools composites draw distractors from."""
@@ -109,10 +130,12 @@ class Catalog:
         countries = name_index(entities, "country")
         cat = cls(store=store, entities=entities, countries=countries)
         pools: dict[tuple[Split, str], list[str]] = defaultdict(list)
+        owners = {img.value: key for key, ent in entities.items() for img in ent.images}
+        ambiguous = duplicate_images(store, owners)
         for key, ent in sorted(entities.items()):
             cat.split[key] = split_of(group_of(ent, countries), seed)
             for img in ent.images:
-                if store.image(img.value) is None or img.value in cat.image_owner:
+                if store.image(img.value) is None or img.value in cat.image_owner or img.value in ambiguous:
                     continue
                 cat.image_owner[img.value] = key
                 pools[(cat.split[key], noun_of(img.value, ent.kind))].append(img.value)

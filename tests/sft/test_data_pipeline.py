@@ -190,3 +190,26 @@ def test_verify_cli_replays_in_another_process_with_another_hash_seed(generated:
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "replayed 16: 16 identical" in out.stdout
+
+
+def test_images_that_look_alike_across_entities_are_never_used(fact_world: Path, tmp_path: Path):
+    import numpy as np
+
+    from sft.data.synthesize import duplicate_images
+
+    world = tmp_path / "w"
+    shutil.copytree(fact_world, world)
+    store = WorldStore.load(world)
+    cat = Catalog.from_store(store)
+    a, b = "fixture:flag-france", "fixture:flag-italy"
+    assert a in cat.image_owner and b in cat.image_owner
+    owners = dict(cat.image_owner)
+    assert duplicate_images(store, owners) == set()
+    path = world / "index" / "image" / "vectors.npy"
+    vectors = np.load(path)
+    ids = [rec.id for rec in store.images]
+    vectors[ids.index(b)] = vectors[ids.index(a)]  # Italy's flag now looks exactly like France's
+    np.save(path, vectors)
+    assert duplicate_images(store, owners) == {a, b}
+    again = Catalog.from_store(WorldStore.load(world))
+    assert a not in again.image_owner and b not in again.image_owner

@@ -29,6 +29,7 @@ from typing import Any
 from evals.records import EvalExample, ResultRecord, tool_use
 from evals.workflows import WORKFLOWS, RAGPolicy, Workflow, workflow_config
 from graph.state import AgentInput
+from graph.subcommand import Subcommand
 from graph.view import progress_bar
 
 RESULTS = "results.jsonl"
@@ -415,26 +416,11 @@ def handle(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add `eval` to the `deepmmsearch` command."""
-    p = subparsers.add_parser(
-        "eval",
-        help="evaluate a policy and workflow on a benchmark",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(p)
-    p.set_defaults(handler=handle)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python evals/run.py …`."""
-    p = argparse.ArgumentParser(
-        prog="evals/run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_arguments(p)
-    return handle(p.parse_args(argv))
+COMMAND = Subcommand(
+    "eval", "evaluate a policy and workflow on a benchmark", __doc__ or "", "evals/run.py", add_arguments, handle
+)
+register = COMMAND.register
+main = COMMAND.main
 
 
 if __name__ == "__main__":

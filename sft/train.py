@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from graph.subcommand import Subcommand
+
 
 @dataclass(frozen=True)
 class SFTRecipe:
@@ -217,26 +219,11 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add `sft` to the `deepmmsearch` command."""
-    p = subparsers.add_parser(
-        "sft",
-        help="supervised fine-tuning on DeepMMSearchVQA",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(p)
-    p.set_defaults(handler=handle)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python sft/train.py …`."""
-    p = argparse.ArgumentParser(
-        prog="sft/train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_arguments(p)
-    return handle(p.parse_args(argv))
+COMMAND = Subcommand(
+    "sft", "supervised fine-tuning on DeepMMSearchVQA", __doc__ or "", "sft/train.py", add_arguments, handle
+)
+register = COMMAND.register
+main = COMMAND.main
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from evals.records import EvalExample, ResultRecord, tool_use
+from evals.records import EvalExample, ResultRecord, read_jsonl, tool_use
 from evals.workflows import WORKFLOWS, RAGPolicy, Workflow, workflow_config
 from graph.state import AgentInput
 from graph.subcommand import Subcommand
@@ -129,13 +129,6 @@ def make_policy(cfg: EvalConfig) -> Any:
             raise ValueError("an openai: policy needs --base-url")
         return OpenAIChatPolicy(cfg.base_url, spec[7:], api_key=os.environ.get(cfg.api_key_env), token_ids=False)
     raise ValueError(f"unknown policy {spec!r}: use oracle, scripted, hf:DIR or openai:MODEL")
-
-
-def read_results(path: Path) -> dict[str, dict]:
-    """The records already written, by id; a torn last line (a kill mid-write) is cut off."""
-    from evals.records import read_jsonl
-
-    return read_jsonl(path)
 
 
 def make_judge(cfg: EvalConfig) -> Any:
@@ -261,7 +254,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     _check_config(out, cfg)
-    done = read_results(out / RESULTS)
+    done = read_jsonl(out / RESULTS)
     todo = [ex for ex in examples if ex.id not in done]
     judge = make_judge(cfg)
     started = time.perf_counter()
@@ -274,7 +267,8 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
             sink.flush()
             bar.advance(task)
     elapsed = time.perf_counter() - started
-    records = [r for r in read_results(out / RESULTS).values() if r["id"] in {ex.id for ex in examples}]
+    wanted = {ex.id for ex in examples}
+    records = [r for r in read_jsonl(out / RESULTS).values() if r["id"] in wanted]
     summary = summarise(records, cfg, elapsed, len(todo))
     (out / SUMMARY).write_text(json.dumps(summary, indent=1))
     return summary

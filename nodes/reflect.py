@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+from langgraph.runtime import Runtime
+
+from graph.context import RunConfig, run_config
 from graph.state import AgentState, AgentUpdate, Observation, Reflection
 from policy.base import ChatMessage
 from policy.prompts import after_error, after_image_search, after_text_search
@@ -74,16 +77,17 @@ def reflect_on(state: AgentState, obs: Observation) -> Reflection:
     )
 
 
-def reflect(state: AgentState) -> AgentUpdate:
-    """Append the environment's reply to the transcript and the reflection to the record."""
+def reflect(state: AgentState, runtime: Runtime[RunConfig]) -> AgentUpdate:
+    """Append the environment's reply (in the run's prompt style) to the transcript, and the reflection."""
     obs = state["observations"][-1]
     info = information_text(obs)
+    style = run_config(runtime).style
     if obs["error"]:
-        text = after_error(info)
+        text = after_error(info, style)
     elif obs["tool"] == "image_search":
-        text = after_image_search(info)
+        text = after_image_search(info, style)
     else:
-        text = after_text_search(info)
+        text = after_text_search(info, style)
     return {
         "messages": [ChatMessage(role="user", content=[{"type": "text", "text": text}])],
         "reflections": [reflect_on(state, obs)],

@@ -145,7 +145,10 @@ class ImageSearch:
                 error="Image search found no similar images.",
             )
             return {"observations": [obs], "counters": counters}
-        summary = call_backend("summariser", lambda: self.tools.summarizer.summarize(state["question"], hits, "image"))
+        limit = run_config(runtime).image_sentences
+        summary = call_backend(
+            "summariser", lambda: self.tools.summarizer.summarize(state["question"], hits, "image", limit=limit)
+        )
         obs = _observation(
             state,
             "image_search",
@@ -183,8 +186,10 @@ class TextSearch:
                 "observations": [_observation(state, "text_search", query=query, error=error)],
                 "counters": counters,
             }
+        limit = run_config(runtime).text_sentences
         summary = call_backend(
-            "summariser", lambda: self.tools.summarizer.summarize(state["question"], hits, "text", query=query)
+            "summariser",
+            lambda: self.tools.summarizer.summarize(state["question"], hits, "text", query=query, limit=limit),
         )
         obs = _observation(
             state,

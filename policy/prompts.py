@@ -1,8 +1,16 @@
-"""The paper's three user-turn templates (App. E.1, re-worded from the paraphrase in research/paper.md §1.4).
+"""The user-turn templates: the paper's (App. E.1, re-worded from research/paper.md §1.4) and a compact set.
 
 The same templates serve SFT data, evaluation and the prompt-based agent baseline, so they live here once.
-The initial prompt carries the image placeholder; the two follow-up prompts wrap the tool output in
+The initial prompt carries the image placeholder; the follow-up prompts wrap the tool output in
 `<information>` (rendered by `policy.protocol.render_information`).
+
+Two styles (`STYLES`):
+
+- `paper`: the paper's long instructions, for instruction-tuned MLLMs that must be told the protocol.
+- `compact`: one line of instructions and bare follow-ups, for small policies trained by SFT to follow the protocol
+  (the embedded default): the paper's initial prompt alone is ~400 tokens, most of a short trajectory, and a 2-core
+  CPU pays for every one of them in every training step and every rollout. A policy must run in the style it was
+  trained in; checkpoints record theirs (`policy.profile`).
 """
 
 from __future__ import annotations
@@ -55,33 +63,65 @@ Think inside <reason>...</reason>, then answer concisely inside <answer>...</ans
 
 Here is the image and the question: {question}"""
 """The direct-answer baseline's prompt (paper §4.1: no retrieval, a concise answer)."""
+
+COMPACT_INITIAL_PROMPT = """Question: {question}
+Think in <reason>...</reason>, then do one of: <answer>...</answer>; <img_search>the region</img_search> \
+(a crop) or <img_search><img></img_search> (the whole image); <text_search>a query</text_search>."""
+COMPACT_DIRECT_PROMPT = """Question: {question}
+Think in <reason>...</reason>, then answer in <answer>...</answer>, without searching."""
+COMPACT_AFTER_IMAGE_SEARCH = "{information}\nAnswer, or search by text."
+COMPACT_AFTER_TEXT_SEARCH = "{information}\nAnswer, or search again."
+COMPACT_ERROR = "{information}\nThat turn failed; choose one valid action."
+
 PROMPTS = ("agent", "direct")
+STYLES = ("paper", "compact")
+_TEMPLATES = {
+    "paper": {
+        "agent": INITIAL_PROMPT,
+        "direct": DIRECT_PROMPT,
+        "image": AFTER_IMAGE_SEARCH_PROMPT,
+        "text": AFTER_TEXT_SEARCH_PROMPT,
+        "error": ERROR_PROMPT,
+    },
+    "compact": {
+        "agent": COMPACT_INITIAL_PROMPT,
+        "direct": COMPACT_DIRECT_PROMPT,
+        "image": COMPACT_AFTER_IMAGE_SEARCH,
+        "text": COMPACT_AFTER_TEXT_SEARCH,
+        "error": COMPACT_ERROR,
+    },
+}
 
 
-def initial_prompt(question: str, kind: str = "agent") -> str:
+def _template(style: str, which: str) -> str:
+    if style not in _TEMPLATES:
+        raise ValueError(f"unknown prompt style {style!r}; expected one of {STYLES}")
+    return _TEMPLATES[style][which]
+
+
+def initial_prompt(question: str, kind: str = "agent", style: str = "paper") -> str:
     """The first user turn's text (the image goes before it as an image part).
 
     Args:
         question: the question.
-        kind: "agent" (the paper's tool prompt) or "direct" (the direct-answer baseline).
+        kind: "agent" (the tool prompt) or "direct" (the direct-answer baseline).
+        style: "paper" or "compact" (see the module docstring).
     """
-    if kind == "direct":
-        return DIRECT_PROMPT.format(question=question, give_up=GIVE_UP_ANSWER)
-    if kind != "agent":
+    if kind not in PROMPTS:
         raise ValueError(f"unknown prompt {kind!r}; expected one of {PROMPTS}")
-    return INITIAL_PROMPT.format(question=question)
+    return _template(style, kind).format(question=question, give_up=GIVE_UP_ANSWER)
 
 
-def after_image_search(information: str) -> str:
+def after_image_search(information: str, style: str = "paper") -> str:
     """The user turn that returns an image-search result."""
-    return AFTER_IMAGE_SEARCH_PROMPT.format(information=render_information(information))
+    return _template(style, "image").format(information=render_information(information))
 
 
-def after_text_search(information: str) -> str:
+def after_text_search(information: str, style: str = "paper") -> str:
     """The user turn that returns a text-search result."""
-    return AFTER_TEXT_SEARCH_PROMPT.format(information=render_information(information), give_up=GIVE_UP_ANSWER)
+    return _template(style, "text").format(information=render_information(information), give_up=GIVE_UP_ANSWER)
 
 
-def after_error(information: str) -> str:
+def after_error(information: str, style: str = "paper") -> str:
     """The user turn that reports a malformed turn or a refused/failed tool call."""
-    return ERROR_PROMPT.format(information=render_information(information))
+    return _template(style, "error").format(information=render_information(information))

@@ -162,7 +162,7 @@ class TinySpec:
 SIZES: dict[str, TinySpec] = {
     "test": TinySpec(64, 2, 4, 2, 128, 1, 32, 64, 2, vocab_size=1024, max_pixels=112 * 112),
     "small": TinySpec(128, 4, 4, 2, 384, 2, 64, 128, 4, vocab_size=2048, max_pixels=112 * 112),
-    "default": TinySpec(256, 6, 8, 4, 768, 2, 64, 128, 4, vocab_size=4096, max_pixels=28 * 28 * 32),
+    "default": TinySpec(256, 6, 8, 4, 768, 2, 64, 128, 4, vocab_size=8192, max_pixels=28 * 28 * 32),
 }
 """The builder's sizes; see the module docstring."""
 
@@ -204,9 +204,34 @@ def fixture_corpus() -> list[str]:
     return texts
 
 
+def world_corpus(world_dir: str | Path, max_page_chars: int = 4000) -> list[str]:
+    """A built world as tokenizer corpus: its pages, image titles and descriptions, and the prompts of both styles.
+
+    The policy reads this text in every `<information>` block and copies names and values out of it, so a
+    vocabulary learned on it makes those names short (often one token) and the copy a short one. Pages are cut to
+    `max_page_chars` so that a few long reference pages do not dominate the merges.
+    """
+    from world.store import WorldStore
+
+    store = WorldStore.load(Path(world_dir))
+    texts = [f"{p.title}\n{p.text[:max_page_chars]}" for p in store.pages]
+    texts += [f"{i.title}. {i.description}" for i in store.images]
+    for style in ("paper", "compact"):
+        texts += [
+            initial_prompt(f"What is the capital of the country whose flag is shown? ({p.title})", style=style)
+            for p in store.pages[:200]
+        ]
+    texts += list(PROTOCOL_TOKENS) + _example_turns()
+    texts += ["system\nYou are a helpful assistant.\nuser\nassistant\n"] * 8
+    return texts
+
+
 def read_corpus(path: str | Path) -> list[str]:
-    """A text file as tokenizer corpus: one item per blank-line-separated paragraph."""
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    """A tokenizer corpus: a built world's folder (`world_corpus`), or a text file, one item per paragraph."""
+    path = Path(path)
+    if path.is_dir():
+        return world_corpus(path)
+    text = path.read_text(encoding="utf-8", errors="replace")
     return [p for p in text.split("\n\n") if p.strip()]
 
 
@@ -401,7 +426,8 @@ def init_tiny(
     Args:
         out: output directory (created).
         size: one of `SIZES`.
-        corpus: a text file to train the tokenizer on; default `fixture_corpus()`.
+        corpus: a built world's folder or a text file to train the tokenizer on (`read_corpus`); default
+            `fixture_corpus()`.
         arch: `qwen2_5_vl` (reference) or `qwen2_vl`.
         seed: torch seed of the weight initialisation.
 

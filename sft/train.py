@@ -35,6 +35,8 @@ class SFTRecipe:
     lora_alpha: int = 16
     lora_dropout: float = 0.05
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    lora_modules_to_save: list[str] = field(default_factory=list)
+    """Modules trained in full beside the adapters (e.g. `visual`: a vision tower grafted on at random init)."""
     freeze_vision: bool = True
     """Keep the vision tower and projector frozen (the paper's setting; LoRA already leaves them out)."""
     epochs: float = 1.0
@@ -50,6 +52,14 @@ class SFTRecipe:
     logging_steps: int = 10
     report_to: str = "wandb"
     seed: int = 0
+    group_by_length: bool = True
+    """Batch conversations of similar length together: trajectories run from ~100 to ~1,000 tokens, so random
+    batches are mostly padding."""
+    max_seconds: float | None = None
+    """Stop after this much training time (checked every step; the checkpoint is saved). A budget, not a target:
+    set `max_steps` so that the schedule ends near it."""
+    profile: str | None = None
+    """Prompt profile written into the checkpoint (`policy.profile`); None: the one the data was generated with."""
 
     @classmethod
     def load(cls, path: Path, **overrides: Any) -> SFTRecipe:
@@ -82,6 +92,31 @@ def _freeze_vision(model: Any) -> int:
     return frozen
 
 
+def _chars(messages: list[dict[str, Any]]) -> int:
+    return sum(len(part.get("text") or "") for m in messages for part in m["content"])
+
+
+def length_grouped_order(lengths: list[int], batch_size: int, seed: int, megabatch: int = 50) -> list[int]:
+    """A shuffled order of the rows in which each run of `batch_size` rows has similar lengths.
+
+    The idea of transformers' `LengthGroupedSampler`, fixed once so the order survives a resume (the trainer then
+    reads it sequentially): shuffle, sort by length within windows of `megabatch` batches, cut into batches,
+    shuffle the batches. TRL's vision collator drops the length column the stock sampler would need.
+    """
+    import random
+
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * megabatch
+    batches: list[list[int]] = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: -lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return [i for batch in batches for i in batch]
+
+
 def build_trainer(recipe: SFTRecipe) -> Any:
     """The `SFTTrainer` of a recipe (model, processor, data, LoRA, config)."""
     import datasets
@@ -99,6 +134,10 @@ def build_trainer(recipe: SFTRecipe) -> Any:
     train = datasets.load_from_disk(recipe.data)
     keep = {"images", "messages"}
     train = train.remove_columns([c for c in train.column_names if c not in keep])
+    if recipe.group_by_length:
+        lengths = [_chars(m) for m in train["messages"]]
+        per_step = recipe.batch_size * recipe.gradient_accumulation
+        train = train.select(length_grouped_order(lengths, per_step, recipe.seed))
     peft = None
     if recipe.lora:
         from peft import LoraConfig
@@ -108,6 +147,7 @@ def build_trainer(recipe: SFTRecipe) -> Any:
             lora_alpha=recipe.lora_alpha,
             lora_dropout=recipe.lora_dropout,
             target_modules=recipe.lora_targets,
+            modules_to_save=recipe.lora_modules_to_save or None,
             task_type="CAUSAL_LM",
         )
     args = SFTConfig(
@@ -130,8 +170,43 @@ def build_trainer(recipe: SFTRecipe) -> Any:
         max_length=None,  # never cut through image tokens
         assistant_only_loss=True,
         dataloader_num_workers=0,
+        train_sampling_strategy="sequential" if recipe.group_by_length else "random",
     )
-    return SFTTrainer(model=model, args=args, train_dataset=train, processing_class=processor, peft_config=peft)
+    callbacks = [time_budget_callback(recipe.max_seconds)] if recipe.max_seconds else None
+    return SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        processing_class=processor,
+        peft_config=peft,
+        callbacks=callbacks,
+    )
+
+
+def data_profile(data: str | Path) -> str:
+    """The profile a DeepMMSearchVQA `hf/sft` folder was generated with (its folder's `generate.json`), or paper."""
+    config = Path(data).parent.parent / "generate.json"
+    if config.is_file():
+        return str(json.loads(config.read_text()).get("config", {}).get("profile", "paper"))
+    return "paper"
+
+
+def time_budget_callback(seconds: float) -> Any:
+    """A `TrainerCallback` that ends training (saving a checkpoint) once `seconds` of training have passed."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.start = time.monotonic()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if time.monotonic() - self.start >= seconds:
+                control.should_training_stop = True
+                control.should_save = True
+
+    return TimeBudget()
 
 
 def last_checkpoint(out: Path) -> str | None:
@@ -161,7 +236,10 @@ def loss_curve(history: list[dict[str, Any]], path: Path) -> Path:
 
 def train(recipe: SFTRecipe) -> dict[str, Any]:
     """Train (or resume), save `<out>/final` (LoRA merged) and the loss curve; return a summary."""
+    from policy.profile import get_profile
+
     out = Path(recipe.out)
+    profile = get_profile(recipe.profile or data_profile(recipe.data))
     out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=1))
     trainer = build_trainer(recipe)
@@ -173,12 +251,14 @@ def train(recipe: SFTRecipe) -> dict[str, Any]:
     if trainer.is_world_process_zero():
         model.save_pretrained(final)
         trainer.processing_class.save_pretrained(final)
+        profile.save(final)
         loss_curve(trainer.state.log_history, out / "loss.png")
     summary = {
         "steps": result.global_step,
         "train_loss": result.training_loss,
         "seconds": result.metrics.get("train_runtime"),
         "final": str(final),
+        "profile": profile.name,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -195,6 +275,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--learning-rate", type=float, help="override: peak learning rate")
     p.add_argument("--batch-size", type=int, help="override: per-device batch size")
     p.add_argument("--report-to", help="override: wandb (offline by default) or none")
+    p.add_argument("--max-seconds", type=float, help="override: stop (and save) after this much training time")
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -204,7 +285,17 @@ def handle(args: argparse.Namespace) -> int:
     os.environ.setdefault("WANDB_MODE", "offline")
     overrides = {
         k: getattr(args, k)
-        for k in ("model", "data", "out", "max_steps", "epochs", "learning_rate", "batch_size", "report_to")
+        for k in (
+            "model",
+            "data",
+            "out",
+            "max_steps",
+            "epochs",
+            "learning_rate",
+            "batch_size",
+            "report_to",
+            "max_seconds",
+        )
     }
     try:
         recipe = SFTRecipe.load(args.config, **overrides)

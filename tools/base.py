@@ -94,8 +94,18 @@ class Grounder(Protocol):
 class Summarizer(Protocol):
     """Condenses search hits into the text the policy reads (paper: an LLM summariser)."""
 
-    def summarize(self, question: str, hits: list[Hit], kind: Literal["text", "image"], query: str = "") -> str:
-        """Summarise `hits` with respect to the original `question` (and the search `query` that found them)."""
+    def summarize(
+        self,
+        question: str,
+        hits: list[Hit],
+        kind: Literal["text", "image"],
+        query: str = "",
+        limit: int | None = None,
+    ) -> str:
+        """Summarise `hits` with respect to the original `question` (and the search `query` that found them).
+
+        `limit` caps the summary's sentences (None: the summariser's own budget for `kind`).
+        """
         ...
 
 

@@ -70,15 +70,27 @@ class ExtractiveSummarizer:
         self.limits = {"text": text_sentences, "image": image_sentences}
         self.max_sentence_chars = max_sentence_chars
 
-    def summarize(self, question: str, hits: list[Hit], kind: Literal["text", "image"], query: str = "") -> str:
+    def summarize(
+        self,
+        question: str,
+        hits: list[Hit],
+        kind: Literal["text", "image"],
+        query: str = "",
+        limit: int | None = None,
+    ) -> str:
         """Summarise `hits` as `[rank] title: sentences` groups, best sentences only, in the hits' order.
 
         The question's content words and the query's count alike: the question alone often lacks the entity the
-        agent has just identified ("the country of the flag on the left"), which its query names.
+        agent has just identified ("the country of the flag on the left"), which its query names. `limit`
+        overrides the budget for `kind`; the best-scoring sentences are kept, so a short budget loses the least
+        relevant ones.
         """
+        limit = self.limits[kind] if limit is None else limit
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1 sentence, got {limit}")
         candidates = [(rank, pos, s) for rank, hit in enumerate(hits) for pos, s in enumerate(sentences(hit.snippet))]
         if not candidates:
-            return " ".join(f"[{i + 1}] {h.title}." for i, h in enumerate(hits[: self.limits[kind]]))
+            return " ".join(f"[{i + 1}] {h.title}." for i, h in enumerate(hits[:limit]))
         df = Counter(w for _, _, s in candidates for w in set(content_words(s)))
         idf = {w: math.log(1 + len(candidates) / n) for w, n in df.items()}
         asked = set(content_words(question)) | set(content_words(query))
@@ -99,7 +111,7 @@ class ExtractiveSummarizer:
             ranked = list(best.values())
         chosen: list[tuple[int, int, str]] = []
         for c in ranked:
-            if len(chosen) == self.limits[kind]:
+            if len(chosen) == limit:
                 break
             words = set(content_words(c[2]))
             if any(_jaccard(words, set(content_words(o[2]))) > 0.8 for o in chosen):
@@ -167,18 +179,25 @@ class LLMSummarizer:
         self.max_tokens = max_tokens
         self.max_snippet_chars = max_snippet_chars
 
-    def prompt(self, question: str, hits: list[Hit], kind: Literal["text", "image"]) -> str:
+    def prompt(self, question: str, hits: list[Hit], kind: Literal["text", "image"], limit: int | None = None) -> str:
         """The user message sent for these hits."""
         cut = [Hit(h.title, h.url, h.snippet[: self.max_snippet_chars], h.score, h.image_id) for h in hits]
         if kind == "image":
-            low, high = IMAGE_SENTENCES
+            low, high = IMAGE_SENTENCES if limit is None else (max(1, limit - 1), limit)
             return IMAGE_PROMPT.format(formatted_results=format_hits(cut, "image"), low=low, high=high)
-        low, high = TEXT_SENTENCES
+        low, high = TEXT_SENTENCES if limit is None else (max(1, limit - 1), limit)
         return TEXT_PROMPT.format(
             n=len(hits), original_question=question, references_text=format_hits(cut, "text"), low=low, high=high
         )
 
-    def summarize(self, question: str, hits: list[Hit], kind: Literal["text", "image"], query: str = "") -> str:
+    def summarize(
+        self,
+        question: str,
+        hits: list[Hit],
+        kind: Literal["text", "image"],
+        query: str = "",
+        limit: int | None = None,
+    ) -> str:
         """Summarise `hits` with the LLM (the paper's prompt: conditioned on the question; `query` is not shown).
 
         Raises:
@@ -187,7 +206,7 @@ class LLMSummarizer:
         if not hits:
             raise ToolError("there are no results to summarise")
         text = self.endpoint.complete(
-            [{"role": "user", "content": self.prompt(question, hits, kind)}], self.max_tokens
+            [{"role": "user", "content": self.prompt(question, hits, kind, limit)}], self.max_tokens
         )
         if not text.strip():
             raise ToolError("the summariser returned an empty summary")

@@ -51,6 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--search-free-share", type=float, default=0.5, help="share of search-free questions (paper: 0.5)")
     g.add_argument("--imperfect-share", type=float, default=0.3, help="share of oracle runs that refine a vague query")
     g.add_argument("--workers", type=int, default=2, help="worker processes (default: 2)")
+    g.add_argument(
+        "--profile",
+        choices=("paper", "compact"),
+        default="paper",
+        help="prompt style and summary budgets (policy/profile.py): 'paper' for large MLLMs, 'compact' for the "
+        "small CPU default policy; SFT records it in the checkpoint (default: %(default)s)",
+    )
     g.add_argument("--no-export", action="store_true", help="skip writing hf/ datasets and the card")
     g.set_defaults(handler=handle_generate)
     e = sub.add_parser("export", help="write the Hugging Face datasets and the data card of a generated folder")
@@ -87,6 +94,7 @@ def handle_generate(args: argparse.Namespace) -> int:
         search_free_share=args.search_free_share,
         imperfect_share=args.imperfect_share,
         workers=args.workers,
+        profile=args.profile,
     )
     if args.teacher == "openai" and not (args.base_url and args.model):
         return _err("--teacher openai needs --base-url and --model")
@@ -120,9 +128,10 @@ def handle_verify(args: argparse.Namespace) -> int:
     folder: Path = args.folder
     if not (folder / ATTEMPTS).is_file():
         return _err(f"{folder}: no {ATTEMPTS}")
-    world = str(args.world) if args.world else json.loads((folder / CONFIG).read_text())["config"]["world"]
+    config = json.loads((folder / CONFIG).read_text())["config"]
+    world = str(args.world) if args.world else config["world"]
     records = [r for r in _read_attempts(folder / ATTEMPTS).values() if r.get("use") == "sft"][: args.limit]
-    report = replay(folder, world, records)
+    report = replay(folder, world, records, profile=config.get("profile", "paper"))
     print(f"replayed {report.checked}: {report.identical} identical")  # noqa: T201
     for line in report.mismatches:
         print(f"  {line}")  # noqa: T201

@@ -61,10 +61,12 @@ class GenerateConfig:
     model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     """Environment variable holding the LLM teacher's API key (never stored in the output)."""
+    profile: str = "paper"
+    """Prompt style and summary budgets of the trajectories (`policy.profile`); SFT copies it into the checkpoint."""
 
     def identity(self) -> dict[str, Any]:
         """The fields a resumed run must share with the run that made the folder."""
-        keep = ("world", "seed", "teacher", "imperfect_share", "variants", "search_free_share", "model")
+        keep = ("world", "seed", "teacher", "imperfect_share", "variants", "search_free_share", "model", "profile")
         return {k: v for k, v in asdict(self).items() if k in keep}
 
 
@@ -150,6 +152,7 @@ def _init_worker(cfg: GenerateConfig) -> None:
     """Open the world, the catalog, the toolset, the teacher and the graph once per worker process."""
     from evals.judge import RuleJudge
     from graph.build import build_graph
+    from policy.profile import get_profile
     from sft.data.teacher import OracleTeacher
     from tools.frozen import frozen_toolset
     from world.store import WorldStore
@@ -169,12 +172,12 @@ def _init_worker(cfg: GenerateConfig) -> None:
     _W["graph"] = build_graph(policy, tools)
     _W["judge"] = RuleJudge()
     _W["out"] = Path(cfg.out)
+    _W["context"] = get_profile(cfg.profile).run_config(max_turns=MAX_TURNS)
 
 
 def run_spec(spec: Spec) -> dict[str, Any]:
     """Render one spec, run the teacher through the graph, and check the trajectory (in a worker)."""
     from evals.judge import Gold
-    from graph.context import RunConfig
     from tools.images import make_ref
 
     t0 = time.perf_counter()
@@ -200,7 +203,7 @@ def run_spec(spec: Spec) -> dict[str, Any]:
     if hasattr(teacher, "question"):
         teacher.question = q
     state = _W["graph"].invoke(
-        {"question": q.question, "image": make_ref(str(path), rendered.image)}, context=RunConfig(max_turns=MAX_TURNS)
+        {"question": q.question, "image": make_ref(str(path), rendered.image)}, context=_W["context"]
     )
     counters = dict(state["counters"])
     answer = state.get("answer") or ""
@@ -308,7 +311,8 @@ def _check_config(out: Path, cfg: GenerateConfig) -> None:
     path = out / CONFIG
     if path.is_file():
         old = json.loads(path.read_text())
-        if old.get("identity") != cfg.identity():
+        old.setdefault("identity", {}).setdefault("profile", "paper")  # folders made before profiles existed
+        if old["identity"] != cfg.identity():
             raise ValueError(
                 f"{out} was generated with {old.get('identity')}; this run asks for {cfg.identity()}: "
                 "use another --out, or the same options to resume"
@@ -328,6 +332,9 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict[str, Any]:
         raise ValueError("n, rl_n and eval_n must be ≥ 0, search_free_share in [0, 1] and workers ≥ 1")
     if cfg.teacher == "openai" and not (cfg.base_url and cfg.model):
         raise ValueError("the openai teacher needs --base-url and --model")  # checked before workers start
+    from policy.profile import get_profile
+
+    get_profile(cfg.profile)  # an unknown profile fails here, not in every worker
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     _check_config(out, cfg)

@@ -33,10 +33,10 @@ def _texts(messages: list[dict]) -> list[tuple[str, str]]:
     return [(m["role"], "".join(p.get("text") or "<image>" for p in m["content"])) for m in messages]
 
 
-def replay(folder: Path, world: str, records: Iterable[dict], show: int = 5) -> ReplayReport:
-    """Replay `records` (attempts with messages) through the graph over `world`."""
+def replay(folder: Path, world: str, records: Iterable[dict], show: int = 5, profile: str = "paper") -> ReplayReport:
+    """Replay `records` (attempts with messages) through the graph over `world`, under the folder's `profile`."""
     from graph.build import build_graph
-    from graph.context import RunConfig
+    from policy.profile import get_profile
     from policy.scripted import ScriptedPolicy, ScriptItem
     from tools.frozen import frozen_toolset
     from tools.images import make_ref
@@ -44,6 +44,7 @@ def replay(folder: Path, world: str, records: Iterable[dict], show: int = 5) -> 
     policy = ScriptedPolicy([])
     graph = build_graph(policy, frozen_toolset(world))
     report = ReplayReport()
+    context = get_profile(profile).run_config()
     for rec in records:
         script: list[ScriptItem] = [
             "".join(p.get("text") or "" for p in m["content"]) for m in rec["messages"] if m["role"] == "assistant"
@@ -53,7 +54,7 @@ def replay(folder: Path, world: str, records: Iterable[dict], show: int = 5) -> 
             image = img.convert("RGB")
         policy.script = script
         state = graph.invoke(
-            {"question": rec["question"]["question"], "image": make_ref(str(path), image)}, context=RunConfig()
+            {"question": rec["question"]["question"], "image": make_ref(str(path), image)}, context=context
         )
         got = _texts([{"role": m["role"], "content": list(m["content"])} for m in state["messages"]])
         want = _texts(rec["messages"])

@@ -99,6 +99,23 @@ def test_untrained_tiny_model_runs_through_the_harness(vqa, tmp_path: Path):
     recs = results(tmp_path / "tiny-run")
     assert summary["n"] == 2 and summary["model"] == "tiny"
     assert all(r["counters"]["turns"] >= 1 for r in recs)  # garbage turns flow as observations, never crash
+    assert summary["profile"] == "paper"  # a checkpoint without a profile file
+
+
+def test_a_checkpoint_runs_in_the_profile_it_was_trained_with(vqa, tmp_path: Path):
+    pytest.importorskip("torch")
+    from policy.profile import get_profile
+    from policy.tiny import init_tiny
+
+    model = tmp_path / "tiny"
+    init_tiny(model, size="test")
+    get_profile("compact").save(model)
+    cfg = config(vqa, tmp_path / "run", policy=f"hf:{model}", limit=1, max_turns=1, max_new_tokens=4)
+    assert run_eval(cfg, progress=False)["profile"] == "compact"
+    first = results(tmp_path / "run")[0]["messages"][0]
+    assert next(p["text"] for p in first["content"] if p["type"] == "text").startswith("Question: ")
+    override = config(vqa, tmp_path / "paper", policy=f"hf:{model}", limit=1, max_turns=1, profile="paper")
+    assert run_eval(override, progress=False)["profile"] == "paper"
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys):

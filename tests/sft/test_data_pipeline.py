@@ -213,3 +213,21 @@ def test_images_that_look_alike_across_entities_are_never_used(fact_world: Path,
     assert duplicate_images(store, owners) == {a, b}
     again = Catalog.from_store(WorldStore.load(world))
     assert a not in again.image_owner and b not in again.image_owner
+
+
+def test_compact_profile_trajectories_are_short_and_replay(generated: Path, fact_world: Path, tmp_path: Path):
+    out = tmp_path / "compact"
+    generate(small_config(fact_world, out, n=6, rl_n=0, eval_n=0, profile="compact"), progress=False)
+    assert json.loads((out / "generate.json").read_text())["identity"]["profile"] == "compact"
+    sft = [r for r in records(out) if r["use"] == "sft"]
+    paper = {r["id"]: r for r in records(generated) if r["use"] == "sft"}
+    assert sft
+    for rec in sft:
+        first = "".join(p.get("text") or "" for p in rec["messages"][0]["content"])
+        assert first.startswith("Question: ")
+        if rec["id"] in paper:  # the same question is far shorter in the compact profile
+            assert len(json.dumps(rec["messages"])) < len(json.dumps(paper[rec["id"]]["messages"])) / 2
+    assert replay(out, str(fact_world), sft, profile="compact").ok
+    assert not replay(out, str(fact_world), [r for r in sft if r["required"]][:1], profile="paper").ok
+    with pytest.raises(ValueError, match="unknown profile"):
+        generate(small_config(fact_world, tmp_path / "bad", profile="tiny"), progress=False)

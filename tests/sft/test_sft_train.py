@@ -61,6 +61,10 @@ def test_short_run_resumes_and_saves_a_loadable_policy(setup, tmp_path: Path):
     assert first["steps"] == 2 and (out / "checkpoint-2").is_dir() and (out / "loss.png").is_file()
     again = train(recipe(setup, out, max_steps=3, save_steps=1))  # picks up checkpoint-2
     assert again["steps"] == 3
+    from policy.profile import load_profile
+
+    profile = load_profile(out / "final")  # the data's profile travels with the checkpoint
+    assert profile is not None and profile.name == again["profile"] == "paper"
     from graph.build import build_graph
     from policy.hf import HFPolicy
     from tools.fixture import fixture_toolset
@@ -83,6 +87,12 @@ def test_lora_recipe_trains_adapters_and_merges(setup, tmp_path: Path):
     assert summary["steps"] == 1 and (Path(summary["final"]) / "config.json").is_file()
 
 
+def test_time_budget_stops_training_and_saves(setup, tmp_path: Path):
+    out = tmp_path / "budget"
+    summary = train(recipe(setup, out, max_steps=50, save_steps=100, max_seconds=0.001))
+    assert summary["steps"] == 1 and (out / "checkpoint-1").is_dir()
+
+
 def test_recipe_errors_are_clear(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: x\ndata: y\nout: z\nlearnig_rate: 1\n")
@@ -90,17 +100,11 @@ def test_recipe_errors_are_clear(tmp_path: Path):
         SFTRecipe.load(bad)
     import argparse
 
-    args = argparse.Namespace(
-        config=RECIPE,
-        model=str(tmp_path / "missing"),
-        data=None,
-        out=None,
-        max_steps=None,
-        epochs=None,
-        learning_rate=None,
-        batch_size=None,
-        report_to=None,
-    )
+    from sft.train import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--config", str(RECIPE), "--model", str(tmp_path / "missing")])
     assert handle(args) == 2
 
 
@@ -139,3 +143,19 @@ def test_two_process_training_through_accelerate(setup, tmp_path: Path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=RECIPE.parents[1])
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "final" / "config.json").is_file() and '"steps": 2' in (out / "summary.json").read_text()
+
+
+def test_length_grouped_order_is_a_permutation_of_similar_length_batches():
+    import random
+
+    from sft.train import length_grouped_order
+
+    lengths = [random.Random(i).randint(100, 1000) for i in range(1000)]
+    order = length_grouped_order(lengths, batch_size=8, seed=0)
+    assert sorted(order) == list(range(1000))
+    assert order == length_grouped_order(lengths, batch_size=8, seed=0) != length_grouped_order(lengths, 8, seed=1)
+    spread = lambda idx: max(lengths[i] for i in idx) - min(lengths[i] for i in idx)  # noqa: E731
+    grouped = sum(spread(order[i : i + 8]) for i in range(0, 1000, 8))
+    shuffled = list(range(1000))
+    random.Random(0).shuffle(shuffled)
+    assert grouped < sum(spread(shuffled[i : i + 8]) for i in range(0, 1000, 8)) / 5  # far less padding

@@ -1,6 +1,6 @@
 """`deepmmsearch policy …` subcommands: model utilities.
 
-    deepmmsearch policy init-tiny --out DIR [--size test|small|default] [--corpus FILE] [--arch qwen2_5_vl|qwen2_vl]
+    deepmmsearch policy init-tiny --out DIR [--size test|small|default] [--corpus FILE|WORLD] [--arch qwen2_5_vl|qwen2_vl]
     deepmmsearch policy init-smol --out DIR [--layers N] [--vision small|test] [--seed S]
 
 `register(subparsers)` adds the `policy` command to a parser's subparsers; each leaf sets `handler`, a function of
@@ -39,7 +39,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     init.add_argument("--out", type=Path, required=True, help="output directory (created)")
     init.add_argument("--size", choices=SIZE_CHOICES, default="test", help="model size (default: test)")
-    init.add_argument("--corpus", type=Path, help="text file to train the tokenizer on (default: the fixture corpus)")
+    init.add_argument(
+        "--corpus",
+        type=Path,
+        help="text file or built world folder to train the tokenizer on (default: the fixture corpus)",
+    )
     init.add_argument("--arch", choices=ARCH_CHOICES, default="qwen2_5_vl", help="architecture (default: qwen2_5_vl)")
     init.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
     init.set_defaults(handler=init_tiny_command)
@@ -63,8 +67,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def init_tiny_command(args: argparse.Namespace) -> int:
     """Run `policy init-tiny`; prints the build summary as JSON."""
-    if args.corpus is not None and not args.corpus.is_file():
-        sys.stderr.write(f"error: --corpus {args.corpus}: no such file\n")
+    if args.corpus is not None and not (args.corpus.is_file() or (args.corpus / "manifest.json").is_file()):
+        sys.stderr.write(f"error: --corpus {args.corpus}: neither a text file nor a built world\n")
         return EXIT_BAD_INPUT
     if args.out.exists() and not args.out.is_dir():
         sys.stderr.write(f"error: --out {args.out} exists and is not a directory\n")

@@ -66,7 +66,7 @@ def test_cli_init_tiny_round_trip(tmp_path, inputs):
 def test_cli_rejects_missing_corpus(tmp_path, capsys):
     args = parse(["policy", "init-tiny", "--out", str(tmp_path / "m"), "--corpus", str(tmp_path / "nope.txt")])
     assert args.handler(args) == cli.EXIT_BAD_INPUT
-    assert "no such file" in capsys.readouterr().err
+    assert "neither a text file nor a built world" in capsys.readouterr().err
 
 
 def test_tags_and_special_tokens_are_single_tokens(tiny_policy):
@@ -138,3 +138,13 @@ def test_unknown_size_is_rejected(tmp_path):
 def test_built_dir_is_self_describing(tiny_dir: Path):
     info = json.loads((tiny_dir / "tiny_build.json").read_text())
     assert info["spec"]["hidden"] == SIZES["test"].hidden
+
+
+def test_tokenizer_corpus_from_a_built_world(tmp_path):
+    from policy.tiny import read_corpus
+    from world.build import build_world
+
+    build_world("fixture", tmp_path / "world")
+    texts = read_corpus(tmp_path / "world")
+    assert any(t.startswith("France\n") for t in texts)  # its pages, title first
+    assert any(t.startswith("Question: ") for t in texts)  # and the compact prompts

@@ -1,6 +1,6 @@
 """`deepmmsearch policy …` subcommands: model utilities.
 
-    deepmmsearch policy init-tiny --out DIR [--size test|small|default] [--corpus FILE|WORLD] [--arch qwen2_5_vl|qwen2_vl]
+    deepmmsearch policy init-tiny --out DIR [--size test|small|default] [--corpus FILE|WORLD] [--arch ARCH]
     deepmmsearch policy init-smol --out DIR [--layers N] [--vision small|test] [--seed S]
 
 `register(subparsers)` adds the `policy` command to a parser's subparsers; each leaf sets `handler`, a function of

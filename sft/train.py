@@ -185,7 +185,9 @@ def build_trainer(recipe: SFTRecipe) -> Any:
 
 def data_profile(data: str | Path) -> str:
     """The profile a DeepMMSearchVQA `hf/sft` folder was generated with (its folder's `generate.json`), or paper."""
-    config = Path(data).parent.parent / "generate.json"
+    from sft.data.pipeline import CONFIG
+
+    config = Path(data).parent.parent / CONFIG
     if config.is_file():
         return str(json.loads(config.read_text()).get("config", {}).get("profile", "paper"))
     return "paper"

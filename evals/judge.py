@@ -20,7 +20,14 @@ it, and GRPO rewards call it. An LLM judge implements the same `Judge` protocol.
      not alternatives;
    - or it negates the gold: "not", "never", "isn't" and similar words before the gold phrase ("not Paris").
      "Paris, not Lyon" still counts.
-   A list without one of these words ("Paris, Lyon") is not detected. Only the word cap bounds it.
+   - or it lists the gold after another item. The raw prediction is split into list items at semicolons, newlines
+     and commas followed by whitespace; a comma with no space after it ("68,374,591") never splits. In a list of
+     two or more items, the gold phrase must start in the first item: "Lyon, Paris", "Lyon; Paris" and
+     "Marseille, Lyon, Paris" are refused, while "Paris, France", "Paris, Lyon" and "Paris, not Lyon" count. A gold
+     that itself contains ", " ("Korea, South", "Washington, D.C.") still counts, since only its start is checked.
+   With the first-item rule, listing candidates never earns more than answering the first one alone, so listing
+   pays nothing in expectation, while a trailing qualifier ("Paris, France") is still accepted. The price: a lead-in
+   before a comma is a first item too, so "Well, Paris" and "In 2019, 68 million" are refused.
 6. **Numeric.** The gold is numeric when `Gold.numeric` is set or when a gold string is a single number, with an
    optional scale word and unit ("68,374,591", "3 km", "45%"). Numbers are read from the prediction with thousands
    separators (commas, thin and no-break spaces), decimals (a "." only), scale words ("68 million", "1.2 bn",
@@ -35,10 +42,13 @@ it, and GRPO rewards call it. An LLM judge implements the same `Judge` protocol.
      than `max_range_ratio` times its larger end is refused, so "0 to 1,000,000" cannot collect the reward.
    A prediction number with a unit of a different kind than the gold unit is skipped. A number without a unit, or a
    gold without a known unit, is compared as written. The numeric rule obeys the same word cap. It refuses a
-   prediction with an alternative or a negation word anywhere.
+   prediction with an alternative or a negation word anywhere. In a list (as split in rule 5) the matching number
+   is read from the first item alone: "68 million, 80 million" matches 68,374,591, "80 million, 68 million" does
+   not.
 
 Everything else is "no match". These choices go beyond the paper: the word cap, the hedge words, the range-width
-guard, number words, and reading "68,000,000" as precise to the unit.
+guard, number words, the first-item rule for lists, and reading "68,000,000" as precise to the unit. The exact and
+word-order rules compare the whole prediction, so the first-item rule does not touch them ("Smith, John").
 """
 
 from __future__ import annotations
@@ -308,6 +318,19 @@ def _names_alternatives(words: list[str]) -> bool:
     return False
 
 
+_LIST_SEPARATOR_RE = re.compile(r"[;\n\r]|,(?=\s)")
+
+
+def _list_items(prediction: str) -> list[tuple[str, int]]:
+    """The list items of `prediction` that hold words, each with its number of words in the normalised prediction.
+
+    Items are split at semicolons, newlines and commas followed by whitespace. An item's words are counted with a
+    word after it, so that a trailing article is dropped as it is inside the whole prediction ("Vitamin A; B").
+    """
+    items = ((item, len(normalize_answer(item + " x").split()) - 1) for item in _LIST_SEPARATOR_RE.split(prediction))
+    return [(item, n) for item, n in items if n > 0]
+
+
 def _find(words: list[str], phrase: list[str]) -> int | None:
     """The index where `phrase` first occurs as consecutive words of `words`, else None."""
     n = len(phrase)
@@ -408,6 +431,10 @@ class RuleJudge:
         numbers += [(text, n) for text in gold.answers if (n := _whole_number(text, gold.unit)) is not None]
         numeric_texts = {text for text, _ in numbers}
 
+        items = _list_items(prediction)
+        is_list = len(items) > 1
+        first_item, first_words = items[0] if is_list else (prediction, len(words))
+
         refusal = None
         for text, gold_words in golds:
             if text in numeric_texts or not gold_words:
@@ -420,22 +447,27 @@ class RuleJudge:
                 refusal = refusal or "gold found among alternatives"
             elif _NEGATIONS.intersection(words[:start]):
                 refusal = refusal or "gold found but negated"
+            elif start >= first_words:
+                refusal = refusal or "gold found in a list, not first"
             elif len(outside) > self.max_extra_words:
                 refusal = refusal or "gold found in a long prediction"
             else:
                 return Judgement(True, "gold contained in a short prediction", text)
 
         if numbers:
-            singles, ranges = _read_numbers(prediction)
+            whole = _read_numbers(prediction)
+            first = _read_numbers(first_item) if is_list else whole
             for text, target in numbers:
-                reason = self._match_number(singles, ranges, target, gold.tolerance)
-                if reason is None:
+                reason = self._match_number(*first, target, gold.tolerance)
+                if reason is None and (not is_list or self._match_number(*whole, target, gold.tolerance) is None):
                     continue
                 extra = len(words) - len(normalize_answer(text).split())
                 if _names_alternatives(words) or _SLASH_RE.search(prediction):
                     refusal = refusal or "number found among alternatives"
                 elif _NEGATIONS.intersection(words):
                     refusal = refusal or "number found but negated"
+                elif reason is None:
+                    refusal = refusal or "number found in a list, not first"
                 elif extra > self.max_extra_words:
                     refusal = refusal or "number found in a long prediction"
                 elif reason == "numeric range too wide":

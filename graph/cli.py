@@ -12,6 +12,7 @@
     deepmmsearch eval --policy oracle --data runs/data --out runs/eval/oracle   # the evaluation harness
     deepmmsearch report runs/eval/* --out runs/report   # Table-1 report, tool use, plots, trajectory viewer
     deepmmsearch sft --config recipes/sft-tiny-cpu.yaml   # SFT with TRL (loss on the policy's tokens only)
+    deepmmsearch rl --config recipes/rl-tiny-cpu.yaml     # GRPO with TRL, rolling out the agent graph
 
 Bad input (a missing, corrupt, unsupported or oversized image; an empty question) prints one line and exits 2.
 """
@@ -33,6 +34,7 @@ from evals import report_cli
 from evals import run as eval_cli
 from graph.context import RunConfig
 from policy import cli as policy_cli
+from rl import train as rl_cli
 from sft import train as sft_cli
 from sft.data import cli as data_cli
 from tools.images import ImageError, make_ref, open_image
@@ -77,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
     eval_cli.register(sub)
     report_cli.register(sub)
     sft_cli.register(sub)
+    rl_cli.register(sub)
     return p
 
 
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     from tools.defaults import default_toolset
     from tools.fixture import fixture_toolset
 
-    if args.command in ("serve", "world", "policy", "data", "eval", "report", "sft"):
+    if hasattr(args, "handler"):  # every registered job (serve, world, policy, data, eval, report, sft, rl)
         return int(args.handler(args))
     if args.command == "graph":
         print(build_graph(ScriptedPolicy([]), fixture_toolset()).get_graph().draw_mermaid())

@@ -151,14 +151,7 @@ class VLLMPolicy:
             from transformers import AutoProcessor
 
             processor = AutoProcessor.from_pretrained(model)
-        self.processor = processor
-        self.stop = tuple(stop)
-        tok = processor.tokenizer
-        self.image_token_id = tok.convert_tokens_to_ids(image_token)
-        self.end_of_turn_ids = frozenset(tok.convert_tokens_to_ids(t) for t in end_of_turn)
-        self._sampling_params = vllm.SamplingParams
-        self._lock = threading.Lock()  # vllm.LLM is not thread-safe; graph.batch calls generate from many threads
-        self.llm = vllm.LLM(
+        engine = vllm.LLM(
             model=model,
             dtype=dtype,
             max_model_len=max_model_len,
@@ -167,6 +160,45 @@ class VLLMPolicy:
             seed=seed,
             **llm_kwargs,
         )
+        self._bind(engine, processor, stop, image_token, end_of_turn)
+
+    @classmethod
+    def from_engine(
+        cls,
+        llm: Any,
+        processor: ChatProcessor,
+        *,
+        stop: Sequence[str] = ACTION_STOPS,
+        image_token: str = QWEN_IMAGE_TOKEN,
+        end_of_turn: Sequence[str] = QWEN_END_OF_TURN,
+    ) -> VLLMPolicy:
+        """Wrap an engine that already runs.
+
+        For example the engine TRL's GRPO trainer colocates with training (`trainer.vllm_generation.llm`), whose
+        weights the trainer syncs before every rollout.
+        """
+        self = cls.__new__(cls)
+        self._bind(llm, processor, stop, image_token, end_of_turn)
+        return self
+
+    def _bind(
+        self,
+        llm: Any,
+        processor: ChatProcessor,
+        stop: Sequence[str],
+        image_token: str,
+        end_of_turn: Sequence[str],
+    ) -> None:
+        import vllm
+
+        self.llm = llm
+        self.processor = processor
+        self.stop = tuple(stop)
+        tok = processor.tokenizer
+        self.image_token_id = tok.convert_tokens_to_ids(image_token)
+        self.end_of_turn_ids = frozenset(tok.convert_tokens_to_ids(t) for t in end_of_turn)
+        self._sampling_params = vllm.SamplingParams
+        self._lock = threading.Lock()  # vllm.LLM is not thread-safe; graph.batch calls generate from many threads
 
     def _render(self, messages: list[ChatMessage], add_generation_prompt: bool) -> str:
         return self.processor.apply_chat_template(

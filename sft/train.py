@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,18 +68,9 @@ class SFTRecipe:
         Raises:
             ValueError: an unknown key, or a missing required one.
         """
-        import yaml  # type: ignore[import-untyped]
+        from graph.recipe import load_recipe
 
-        data = yaml.safe_load(path.read_text()) or {}
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}; known: {sorted(known)}")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        missing = {"model", "data", "out"} - set(data)
-        if missing:
-            raise ValueError(f"{path}: the recipe needs {sorted(missing)}")
-        return cls(**data)
+        return load_recipe(cls, path, ("model", "data", "out"), **overrides)
 
 
 def _freeze_vision(model: Any) -> int:
@@ -280,36 +271,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-seconds", type=float, help="override: stop (and save) after this much training time")
 
 
+OVERRIDES = ("model", "data", "out", "max_steps", "epochs", "learning_rate", "batch_size", "report_to", "max_seconds")
+"""Recipe fields that flags override."""
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run one recipe from parsed arguments (wandb logs offline unless WANDB_MODE says otherwise)."""
-    import os
+    from graph.recipe import run_recipe_job
 
-    os.environ.setdefault("WANDB_MODE", "offline")
-    overrides = {
-        k: getattr(args, k)
-        for k in (
-            "model",
-            "data",
-            "out",
-            "max_steps",
-            "epochs",
-            "learning_rate",
-            "batch_size",
-            "report_to",
-            "max_seconds",
-        )
-    }
-    try:
-        recipe = SFTRecipe.load(args.config, **overrides)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
-        return 2
-    for path, what in ((recipe.model, "model"), (recipe.data, "data")):
-        if not Path(path).exists():
-            print(f"error: {what} {path} does not exist", file=sys.stderr)  # noqa: T201
-            return 2
-    print(json.dumps(train(recipe), indent=1))  # noqa: T201
-    return 0
+    return run_recipe_job(args, SFTRecipe.load, OVERRIDES, lambda r: {"model": r.model, "data": r.data}, train)
 
 
 COMMAND = Subcommand(

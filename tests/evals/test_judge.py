@@ -84,6 +84,20 @@ CASES = [
     ("too_long", "Paris " + "word " * 11, Gold("Paris"), False, "gold found in a long prediction"),
     ("long_but_allowed", "Paris " + "word " * 10, Gold("Paris"), True, "gold contained"),
     ("gold_with_or", "It is To be or not to be", Gold("To be or not to be"), True, "gold contained"),
+    # lists (semicolons, newlines, commas followed by whitespace): the gold must start in the first item
+    ("list_gold_second", "Lyon, Paris", Gold("Paris"), False, "gold found in a list, not first"),
+    ("list_semicolon", "Lyon; Paris", Gold("Paris"), False, "gold found in a list, not first"),
+    ("list_newline", "Lyon\nParis", Gold("Paris"), False, "gold found in a list, not first"),
+    ("list_gold_third", "Marseille, Lyon, Paris", Gold("Paris"), False, "gold found in a list, not first"),
+    ("list_gold_first", "Paris, Lyon", Gold("Paris"), True, "gold contained"),  # no better than "Paris" alone
+    ("list_trailing_clause", "The capital is Paris, a city on the Seine.", Gold("Paris"), True, "gold contained"),
+    ("list_trailing_separator", "It is Paris;", Gold("Paris"), True, "gold contained"),
+    ("list_lead_in_is_first", "Well, Paris", Gold("Paris"), False, "gold found in a list, not first"),
+    ("list_first_alias_wins", "NYC, the Big Apple", Gold("Big Apple", aliases=("NYC",)), True, "gold contained"),
+    ("gold_with_comma", "Korea, South", Gold("Korea, South"), True, "exact match"),
+    ("gold_with_comma_contained", "It is Korea, South", Gold("Korea, South"), True, "gold contained"),
+    ("gold_with_comma_qualified", "Washington, D.C., USA", Gold("Washington, D.C."), True, "gold contained"),
+    ("gold_with_comma_second", "Japan; Korea, South", Gold("Korea, South"), False, "gold found in a list, not"),
     # numeric: separators, decimals, scale words, percentages
     ("thousands_commas", "68,374,591", Gold("68374591"), True, "exact match"),
     ("thin_spaces", "68\u2009374\u2009591 people", Gold("68,374,591"), True, "numeric equal"),
@@ -126,6 +140,21 @@ CASES = [
     ("range_scale_shared", "20-24 million", Gold("21,500,000"), True, "numeric range contains gold"),
     ("range_misses", "10-15", Gold("16"), False, "no match"),
     ("range_too_wide", "0 to 1,000,000", Gold("21"), False, "numeric range too wide"),
+    # numeric: lists, the matching number must be in the first item
+    ("list_thousands_commas", "68,374,591", Gold("68374591", tolerance=0.05), True, "exact match"),
+    ("list_thousands_in_text", "About 68,374,591 people", Gold("68374591", tolerance=0.05), True, "numeric equal"),
+    ("list_number_first", "68 million, 70 million", Gold("68374591", tolerance=0.05), True, "numeric equal after"),
+    (
+        "list_number_second",
+        "80 million, 68 million",
+        Gold("68374591", tolerance=0.05),
+        False,
+        "number found in a list, not first",
+    ),
+    ("list_number_newline", "80 million\n68 million", Gold("68374591"), False, "number found in a list, not first"),
+    ("list_first_decides", "70 million, 68 million", Gold("68374591", tolerance=0.05), True, "numeric within 5%"),
+    ("list_range", "20 to 24", Gold("22"), True, "numeric range contains gold"),
+    ("list_range_second", "30 to 34; 20 to 24", Gold("22"), False, "number found in a list, not first"),
     # numeric: unit conversion
     ("m_to_ft", "about 330 m", Gold("1083 ft"), True, "numeric equal after rounding (unit converted)"),
     ("ft_to_m", "1,083 feet", Gold("Eiffel Tower height", numeric=330, unit="m"), True, "numeric equal after"),
@@ -221,6 +250,15 @@ def test_judge_never_raises(prediction: str, answer: str, tolerance: float) -> N
         judgement = RuleJudge().judge("q?", prediction, Gold(answer, tolerance=tolerance, unit=unit))
         assert isinstance(judgement.correct, bool)
         assert (judgement.matched is not None) is judgement.correct
+
+
+@given(st.one_of(texts, answer_like))
+@settings(max_examples=300)
+def test_a_gold_listed_after_another_item_is_wrong(first: str) -> None:
+    if normalize_answer(first + " x") == "x" or "paris" in normalize_answer(first).split():
+        return  # no words of its own (so no list), or the gold is already in the first item
+    for separator in ("; ", ", ", "\n"):
+        assert not RuleJudge().judge("q?", first + separator + "Paris", Gold("Paris")).correct
 
 
 @given(st.one_of(texts, answer_like))

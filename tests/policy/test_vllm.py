@@ -282,3 +282,20 @@ def test_real_engine_batch_matches_single_greedy(real_policy, inputs):
     batch = real_policy.generate_batch([req, req, req])
     assert all(g.completion_ids == single.completion_ids for g in batch)
     assert all(QWEN_END_OF_TURN[0] not in g.text for g in batch)
+
+
+def test_from_engine_wraps_a_running_engine(fake_policy, tok):
+    """GRPO's colocated engine (`trainer.vllm_generation.llm`) serves the graph through the same class."""
+    from policy.vllm import VLLMPolicy
+
+    engine = fake_policy.llm
+    wrapped = VLLMPolicy.from_engine(engine, processor(tok))
+    assert wrapped.llm is engine and wrapped.image_token_id == fake_policy.image_token_id
+    engine.script = [f"{R}<answer>ok</answer>"]
+    request = GenerationRequest(
+        messages=[ChatMessage(role="user", content=[{"type": "image"}, {"type": "text", "text": "q"}])],
+        images=[Image.new("RGB", (8, 8), "red")],
+        params=SamplingParams(max_new_tokens=8),
+    )
+    gen = wrapped.generate(request)
+    assert gen.text.endswith("<answer>ok</answer>") and gen.completion_ids

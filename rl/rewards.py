@@ -1,0 +1,175 @@
+"""GRPO rewards: small, pure functions of a finished rollout, and the rubric that turns them into TRL reward functions.
+
+The paper's reward (§4, paper.md) is `0.9 × correctness + 0.1 × format`: correctness is the judge's verdict on the
+final answer (rule-based offline, the paper's LLM judge online: any `evals.judge.Judge`), format is whether every
+turn followed the protocol and the run ended with an answer. Optional terms shape tool use: a cost per executed
+search and a penalty per call the limits refused.
+
+`Rubric.functions()` returns one TRL reward function per non-zero term, and `Rubric.weights()` their weights for
+`GRPOConfig.reward_weights`: TRL then logs each term as `rewards/<name>/mean` and `/std` and sums them weighted,
+which is the paper's formula when only the two paper terms are on. A rollout reaches the functions as the
+`rollout` keyword (`RolloutOutcome.to_dict()`, produced by `rl.rollout`), the gold answer as the dataset columns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from typing_extensions import TypedDict
+
+from evals.judge import Gold, Judge, RuleJudge
+
+
+class RolloutOutcome(TypedDict):
+    """What the rewards and monitors read from a finished graph run (JSON-serialisable)."""
+
+    answer: str | None
+    stop_reason: str
+    turns: int
+    valid_turns: int
+    """Turns that parsed as `<reason>` + one action."""
+    tool_calls: int
+    image_searches: int
+    text_searches: int
+    crops: int
+    refused_calls: int
+    response_tokens: int
+
+
+def outcome_from_state(state: dict[str, Any]) -> RolloutOutcome:
+    """The outcome of a final `AgentState`."""
+    c = state.get("counters", {})
+    turns = state.get("turns", [])
+    return RolloutOutcome(
+        answer=state.get("answer"),
+        stop_reason=str(state.get("stop_reason") or ""),
+        turns=int(c.get("turns", len(turns))),
+        valid_turns=sum(t.get("parse_error") is None for t in turns),
+        tool_calls=int(c.get("tool_calls", 0)),
+        image_searches=int(c.get("image_searches", 0)),
+        text_searches=int(c.get("text_searches", 0)),
+        crops=int(c.get("crops", 0)),
+        refused_calls=int(c.get("refused_calls", 0)),
+        response_tokens=int(c.get("response_tokens", 0)),
+    )
+
+
+def gold_of(
+    answer: str, aliases: Sequence[str] | None = None, numeric: float | None = None, tolerance: float = 0.0
+) -> Gold:
+    """The `Gold` of a question row (the `hf/questions` columns)."""
+    return Gold(answer, tuple(aliases or ()), numeric, float(tolerance or 0.0))
+
+
+def correctness(outcome: RolloutOutcome, question: str, gold: Gold, judge: Judge) -> float:
+    """1.0 if the run answered and the judge accepts the answer, else 0.0."""
+    if outcome["stop_reason"] != "answered" or not outcome["answer"]:
+        return 0.0
+    return 1.0 if judge.judge(question, outcome["answer"], gold).correct else 0.0
+
+
+def format_validity(outcome: RolloutOutcome) -> float:
+    """1.0 if every turn was well-formed protocol and the run ended with an answer, else 0.0.
+
+    No turn order is imposed: answering at once, searching by image then text, or refining a text query five times
+    are all valid; what is checked is the grammar of each turn (`policy.protocol.parse_step`) and that the run
+    finished by answering rather than by hitting the turn or token limit.
+    """
+    answered = outcome["stop_reason"] == "answered" and bool(outcome["answer"])
+    return 1.0 if answered and outcome["turns"] > 0 and outcome["valid_turns"] == outcome["turns"] else 0.0
+
+
+def search_cost(outcome: RolloutOutcome) -> float:
+    """Minus the number of executed searches (weight it by the cost per search)."""
+    return -float(outcome["image_searches"] + outcome["text_searches"])
+
+
+def refused_calls(outcome: RolloutOutcome) -> float:
+    """Minus the number of tool calls the limits refused (a second image search, an eleventh call …)."""
+    return -float(outcome["refused_calls"])
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """Weights of the reward terms (the paper: 0.9 correctness, 0.1 format, nothing else)."""
+
+    correctness: float = 0.9
+    format: float = 0.1
+    search_cost: float = 0.0
+    """Per executed search, e.g. 0.02 to discourage searches the policy does not need."""
+    refused_calls: float = 0.0
+    """Per refused tool call."""
+
+    def __post_init__(self) -> None:
+        if all(w == 0 for w in self.terms().values()):
+            raise ValueError("every reward weight is 0: GRPO would have nothing to learn from")
+
+    def terms(self) -> dict[str, float]:
+        """Each term's weight, by name."""
+        return {
+            "correctness": self.correctness,
+            "format": self.format,
+            "search_cost": self.search_cost,
+            "refused_calls": self.refused_calls,
+        }
+
+    def weights(self) -> list[float]:
+        """The weights of `functions()`, in order (`GRPOConfig.reward_weights`)."""
+        return [w for w in self.terms().values() if w != 0]
+
+    def functions(self, judge: Judge | None = None) -> list[Callable[..., list[float]]]:
+        """TRL reward functions for the non-zero terms; the correctness one judges with `judge` (default: rules)."""
+        judge = judge or RuleJudge()
+        makers: dict[str, Callable[[], Callable[..., list[float]]]] = {
+            "correctness": lambda: _correctness_function(judge),
+            "format": lambda: _outcome_function("format", format_validity),
+            "search_cost": lambda: _outcome_function("search_cost", search_cost),
+            "refused_calls": lambda: _outcome_function("refused_calls", refused_calls),
+        }
+        return [makers[name]() for name, w in self.terms().items() if w != 0]
+
+    def total(self, outcome: RolloutOutcome, question: str, gold: Gold, judge: Judge | None = None) -> float:
+        """The weighted reward of one rollout (what TRL computes from `functions()` and `weights()`)."""
+        parts = {
+            "correctness": correctness(outcome, question, gold, judge or RuleJudge()),
+            "format": format_validity(outcome),
+            "search_cost": search_cost(outcome),
+            "refused_calls": refused_calls(outcome),
+        }
+        return sum(w * parts[name] for name, w in self.terms().items())
+
+
+def _correctness_function(judge: Judge) -> Callable[..., list[float]]:
+    def correctness_reward(
+        *,
+        rollout: list[RolloutOutcome],
+        question: list[str],
+        answer: list[str],
+        aliases: list[list[str] | None],
+        numeric: list[float | None],
+        tolerance: list[float | None],
+        log_metric: Callable[[str, float], None] | None = None,
+        **_: Any,
+    ) -> list[float]:
+        started = time.perf_counter()
+        out = [
+            correctness(o, q, gold_of(a, al, n, t or 0.0), judge)
+            for o, q, a, al, n, t in zip(rollout, question, answer, aliases, numeric, tolerance, strict=True)
+        ]
+        if log_metric is not None:
+            log_metric("judge/seconds_per_answer", (time.perf_counter() - started) / max(1, len(out)))
+        return out
+
+    correctness_reward.__name__ = "correctness"
+    return correctness_reward
+
+
+def _outcome_function(name: str, term: Callable[[RolloutOutcome], float]) -> Callable[..., list[float]]:
+    def reward(*, rollout: list[RolloutOutcome], **_: Any) -> list[float]:
+        return [term(o) for o in rollout]
+
+    reward.__name__ = name
+    return reward

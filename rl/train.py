@@ -1,0 +1,448 @@
+"""Online GRPO through the compiled agent graph: TRL `GRPOTrainer` whose rollouts are the graph itself.
+
+    python rl/train.py --config recipes/rl-tiny-cpu.yaml [--max-steps 20] [--out DIR]
+    deepmmsearch rl --config recipes/rl-tiny-cpu.yaml
+    accelerate launch --num_processes 2 rl/train.py --config recipes/rl-tiny-cpu.yaml
+
+Starts from an SFT checkpoint (`deepmmsearch sft` → `<out>/final`) and the RL question set of DeepMMSearchVQA
+(`deepmmsearch data generate` → `hf/questions`, split `train`). Every training prompt is the graph's first message;
+`rl.rollout.GraphRollout` runs the graph on each group (with the trainer's weights, micro-batched) and returns the
+token trace, whose `env_mask` keeps the tool results and prompts out of the loss. Rewards are `rl.rewards.Rubric`
+(paper: 0.9 × judged correctness + 0.1 × format), judged by the rule judge offline or the paper's LLM judge online.
+`rl.monitors` logs the rollout statistics and the step-time split, and raises an alarm on collapse.
+
+A killed run resumes from its last checkpoint; the final policy (LoRA merged), its processor and its prompt profile
+go to `<out>/final`, which `HFPolicy.from_pretrained` and `deepmmsearch eval --policy hf:DIR` load. Curves of
+reward, format rate and KL go to `<out>/curves.png`, the step-time split to `<out>/steps.jsonl`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graph.subcommand import Subcommand
+
+
+@dataclass(frozen=True)
+class RLRecipe:
+    """One GRPO run (a YAML recipe; flags override it). Every GRPO setting that differs from TRL's default is here."""
+
+    model: str
+    """The SFT checkpoint to start from."""
+    data: str
+    """The `hf/questions` DatasetDict of a generated DeepMMSearchVQA folder."""
+    out: str
+    world: str = "runs/world/full"
+    """The frozen web the rollouts' tools search."""
+    split: str = "train"
+    only_teacher_solved: bool = True
+    """Train on questions the teacher solved through the same tools (an unsolvable question gives a group of zeros)."""
+    profile: str | None = None
+    """Prompt profile; None: the checkpoint's (`deepmmsearch_profile.json`), else paper."""
+    # --- the policy update
+    lora: bool = True
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    learning_rate: float = 2e-6
+    """Paper: 2e-6 (full fine-tuning of 7B)."""
+    lr_scheduler: str = "constant_with_warmup"
+    warmup_steps: int = 45
+    """Paper: 45 warm-up steps."""
+    num_generations: int = 8
+    """Rollouts per question (paper: 8)."""
+    batch_size: int = 8
+    """Rollouts per device per micro-step (a multiple of `num_generations` with the accumulation below)."""
+    gradient_accumulation: int = 1
+    steps_per_generation: int | None = None
+    """Optimiser micro-steps fed by one generation round (None: `gradient_accumulation`); the paper's App. D
+    generates 256 questions at once and updates on mini-batches of 64."""
+    max_steps: int = -1
+    epochs: float = 1.0
+    beta: float = 0.001
+    """KL coefficient (paper: 0.001; TRL's default is 0, no reference model)."""
+    epsilon: float = 0.2
+    """Clip range (paper: 0.2)."""
+    loss_type: str = "grpo"
+    """Per-sequence normalised GRPO loss as in the paper (TRL's default is "dapo")."""
+    scale_rewards: str = "group"
+    """Advantages divided by the group's reward std (GRPO as published)."""
+    temperature: float = 1.0
+    top_p: float = 1.0
+    mask_truncated_completions: bool = False
+    """Keep truncated rollouts in the loss: a run that never answers is exactly what the format reward punishes."""
+    gradient_checkpointing: bool = False
+    """TRL's default is on; it trades compute for memory, which a small model on CPU does not need."""
+    # --- the rollouts (tool limits as at inference)
+    max_turns: int = 10
+    max_tool_calls: int = 10
+    max_image_searches: int = 1
+    max_new_tokens: int = 512
+    """Policy tokens per turn."""
+    max_response_tokens: int = 8192
+    """Policy tokens per trajectory (paper: 8192)."""
+    max_completion_length: int = 16384
+    """Everything after the first prompt (policy + tool tokens) that the loss sees; longer traces are cut."""
+    # --- rewards
+    reward_correctness: float = 0.9
+    reward_format: float = 0.1
+    reward_search_cost: float = 0.0
+    reward_refused_calls: float = 0.0
+    judge: str = "rule"
+    """"rule" (offline) or "llm" (the paper's LLM judge at `judge_base_url` / `judge_model`)."""
+    judge_base_url: str | None = None
+    judge_model: str | None = None
+    # --- running
+    bf16: bool = False
+    use_cpu: bool = True
+    use_vllm: bool = False
+    """Generate on the trainer's colocated vLLM engine (GPU)."""
+    vllm_gpu_memory_utilization: float = 0.3
+    save_steps: int = 10
+    logging_steps: int = 1
+    report_to: str = "wandb"
+    seed: int = 0
+    max_seconds: float | None = None
+    """Stop (and save) after this much training time."""
+    stop_on_alarm: bool = False
+    """End the run when `rl.monitors.CollapseAlarm` fires (it always logs)."""
+
+    @classmethod
+    def load(cls, path: Path, **overrides: Any) -> RLRecipe:
+        """Read a YAML recipe and apply the non-None `overrides`.
+
+        Raises:
+            ValueError: an unknown key, or a missing required one.
+        """
+        from graph.recipe import load_recipe
+
+        return load_recipe(cls, path, ("model", "data", "out"), **overrides)
+
+    def resolved_profile(self) -> str:
+        """The prompt profile of the rollouts (see `profile`)."""
+        if self.profile is not None:
+            return self.profile
+        from policy.profile import load_profile
+
+        saved = load_profile(self.model)
+        return saved.name if saved is not None else "paper"
+
+    def rubric(self) -> Any:
+        """The reward terms and their weights."""
+        from rl.rewards import Rubric
+
+        return Rubric(
+            correctness=self.reward_correctness,
+            format=self.reward_format,
+            search_cost=self.reward_search_cost,
+            refused_calls=self.reward_refused_calls,
+        )
+
+    def run_config(self) -> Any:
+        """The graph's `RunConfig` for rollouts: inference limits, the trainer's sampling, the profile's prompts."""
+        from graph.context import RunConfig
+        from policy.profile import get_profile
+
+        base = RunConfig(
+            max_turns=self.max_turns,
+            max_tool_calls=self.max_tool_calls,
+            max_image_searches=self.max_image_searches,
+            max_new_tokens=self.max_new_tokens,
+            max_response_tokens=self.max_response_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+        )
+        return get_profile(self.resolved_profile()).run_config(base)
+
+
+def build_dataset(recipe: RLRecipe) -> tuple[Any, dict[str, str]]:
+    """The GRPO dataset (prompt = the graph's first message, image, gold columns) and its prompt → question map.
+
+    Raises:
+        ValueError: the split is missing or holds no usable question.
+    """
+    import datasets
+
+    from rl.rollout import grpo_prompt, prompt_key
+
+    loaded = datasets.load_from_disk(recipe.data)
+    if not isinstance(loaded, datasets.DatasetDict) or recipe.split not in loaded:
+        raise ValueError(f"{recipe.data} has no split {recipe.split!r} (expected a hf/questions DatasetDict)")
+    rows = loaded[recipe.split]
+    if recipe.only_teacher_solved and "teacher_solved" in rows.column_names:
+        rows = rows.filter(lambda r: bool(r["teacher_solved"]))
+    if len(rows) == 0:
+        raise ValueError(f"{recipe.data}[{recipe.split}] has no question to train on")
+    style = recipe.run_config().style
+    keep = ("id", "image", "question", "answer", "aliases", "numeric", "tolerance", "category", "search_type")
+    rows = rows.remove_columns([c for c in rows.column_names if c not in keep])
+    rows = rows.map(lambda r: {"prompt": grpo_prompt(r["question"], style)})
+    questions = {prompt_key(grpo_prompt(q, style)): q for q in rows["question"]}
+    return rows, questions
+
+
+def make_judge(recipe: RLRecipe) -> Any:
+    """The correctness judge of the reward.
+
+    Raises:
+        ValueError: an unknown judge, or an LLM judge without its endpoint.
+    """
+    from evals.judge import RuleJudge
+
+    if recipe.judge == "rule":
+        return RuleJudge()
+    if recipe.judge != "llm":
+        raise ValueError(f"unknown judge {recipe.judge!r}: use rule or llm")
+    if not (recipe.judge_base_url and recipe.judge_model):
+        raise ValueError("an LLM judge needs judge_base_url and judge_model")
+    import os
+
+    from evals.llm_judge import LLMJudge
+    from tools.live import ChatEndpoint
+
+    endpoint = ChatEndpoint(recipe.judge_base_url, recipe.judge_model, api_key=os.environ.get("OPENAI_API_KEY"))
+    return LLMJudge(endpoint, prompt="reward")  # the paper's GRPO reward prompt (App. E.6)
+
+
+def grpo_config(recipe: RLRecipe) -> Any:
+    """TRL's `GRPOConfig` of a recipe, every paper-relevant default set explicitly."""
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        output_dir=recipe.out,
+        max_steps=recipe.max_steps,
+        num_train_epochs=recipe.epochs,
+        learning_rate=recipe.learning_rate,
+        lr_scheduler_type=recipe.lr_scheduler,
+        warmup_steps=recipe.warmup_steps,
+        per_device_train_batch_size=recipe.batch_size,
+        gradient_accumulation_steps=recipe.gradient_accumulation,
+        steps_per_generation=recipe.steps_per_generation,
+        num_generations=recipe.num_generations,
+        max_completion_length=recipe.max_completion_length,
+        temperature=recipe.temperature,
+        top_p=recipe.top_p,
+        beta=recipe.beta,
+        epsilon=recipe.epsilon,
+        loss_type=recipe.loss_type,
+        scale_rewards=recipe.scale_rewards,
+        mask_truncated_completions=recipe.mask_truncated_completions,
+        reward_weights=recipe.rubric().weights(),
+        activation_checkpointing=recipe.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
+        bf16=recipe.bf16,
+        use_cpu=recipe.use_cpu,
+        use_vllm=recipe.use_vllm,
+        vllm_mode="colocate",
+        vllm_gpu_memory_utilization=recipe.vllm_gpu_memory_utilization,
+        save_strategy="steps",
+        save_steps=recipe.save_steps,
+        save_total_limit=2,
+        logging_steps=recipe.logging_steps,
+        report_to=[] if recipe.report_to == "none" else [recipe.report_to],
+        seed=recipe.seed,
+        remove_unused_columns=False,  # the gold columns reach the reward functions
+        dataloader_num_workers=0,
+    )
+
+
+@dataclass
+class RLRun:
+    """A built trainer and the parts the run reports on."""
+
+    trainer: Any
+    rollout: Any
+    rollout_watch: Any
+    reward_watch: Any
+
+
+def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = None) -> RLRun:
+    """The `GRPOTrainer` of a recipe: model, processor, dataset, graph rollout, rewards, monitors.
+
+    Args:
+        recipe: the run.
+        tools: the rollouts' toolset (default: the frozen web at `recipe.world`).
+        seed: sampling seed of the rollout backend (tests); None samples freely.
+    """
+    import os
+
+    import torch
+    from transformers import AutoModelForImageTextToText
+    from trl import GRPOTrainer
+
+    from policy.processors import load_processor
+    from rl.monitors import CollapseAlarm, Stopwatch, step_times_callback, timed
+    from rl.rollout import GraphRollout
+    from sft.train import time_budget_callback
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental; trl is pinned
+    if tools is None:
+        from tools.defaults import default_toolset
+
+        tools = default_toolset(recipe.world)
+    processor = load_processor(recipe.model)
+    dtype = torch.bfloat16 if recipe.bf16 else torch.float32
+    model = AutoModelForImageTextToText.from_pretrained(recipe.model, dtype=dtype)
+    dataset, questions = build_dataset(recipe)
+    rollout_watch, reward_watch = Stopwatch(), Stopwatch()
+    rollout = GraphRollout(
+        tools, recipe.run_config(), questions, max_completion_length=recipe.max_completion_length, seed=seed
+    )
+    rewards = [timed(f, reward_watch) for f in recipe.rubric().functions(make_judge(recipe))]
+    peft = None
+    if recipe.lora:
+        from peft import LoraConfig
+
+        peft = LoraConfig(
+            r=recipe.lora_r,
+            lora_alpha=recipe.lora_alpha,
+            lora_dropout=recipe.lora_dropout,
+            target_modules=recipe.lora_targets,
+            task_type="CAUSAL_LM",
+        )
+    out = Path(recipe.out)
+    out.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        step_times_callback(out / "steps.jsonl", rollout_watch, reward_watch),
+        CollapseAlarm(stop=recipe.stop_on_alarm).callback(out),
+    ]
+    if recipe.max_seconds:
+        callbacks.append(time_budget_callback(recipe.max_seconds))
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=rewards,
+        args=grpo_config(recipe),
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=peft,
+        callbacks=callbacks,
+        rollout_func=timed(rollout, rollout_watch),
+    )
+    return RLRun(trainer, rollout, rollout_watch, reward_watch)
+
+
+def curves(history: list[dict[str, Any]], path: Path) -> Path:
+    """Plot reward, format rate, KL and tool calls by step as one PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = [
+        ("reward", "reward"),
+        ("rollout/format_rate", "format rate"),
+        ("kl", "KL to the SFT policy"),
+        ("rollout/tool_calls", "tool calls per rollout"),
+    ]
+    fig = Figure(figsize=(10, 6))
+    FigureCanvasAgg(fig)
+    for i, (key, title) in enumerate(panels, start=1):
+        ax = fig.add_subplot(2, 2, i)
+        points = [(h["step"], h[key]) for h in history if key in h and "step" in h]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker=".")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def train(recipe: RLRecipe, *, tools: Any = None, seed: int | None = None) -> dict[str, Any]:
+    """Train (or resume), save `<out>/final` (LoRA merged), curves and the step-time split; return a summary."""
+    from policy.profile import get_profile
+    from rl.monitors import time_breakdown
+    from sft.train import last_checkpoint
+
+    out = Path(recipe.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=1))
+    run = build_trainer(recipe, tools=tools, seed=seed)
+    trainer = run.trainer
+    result = trainer.train(resume_from_checkpoint=last_checkpoint(out))
+    model = trainer.model
+    if recipe.lora:
+        model = model.merge_and_unload()
+    final = out / "final"
+    profile = get_profile(recipe.resolved_profile())
+    history = trainer.state.log_history
+    if trainer.is_world_process_zero():
+        model.save_pretrained(final)
+        trainer.processing_class.save_pretrained(final)
+        profile.save(final)
+        curves(history, out / "curves.png")
+        (out / "log_history.json").write_text(json.dumps(history, indent=1))
+    logged = [h for h in history if "reward" in h]
+    summary = {
+        "steps": result.global_step,
+        "seconds": result.metrics.get("train_runtime"),
+        "final": str(final),
+        "profile": profile.name,
+        "first_reward": logged[0]["reward"] if logged else None,
+        "last_reward": logged[-1]["reward"] if logged else None,
+        "time_per_step": time_breakdown(out / "steps.jsonl"),
+        "alarms": (out / "alarms.jsonl").read_text().splitlines() if (out / "alarms.jsonl").is_file() else [],
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+OVERRIDES = (
+    "model",
+    "data",
+    "out",
+    "world",
+    "max_steps",
+    "learning_rate",
+    "num_generations",
+    "batch_size",
+    "report_to",
+    "max_seconds",
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The trainer's options (shared by `python rl/train.py` and `deepmmsearch rl`)."""
+    p.add_argument("--config", type=Path, required=True, help="YAML recipe (recipes/rl-*.yaml)")
+    p.add_argument("--model", help="override: the SFT checkpoint to start from")
+    p.add_argument("--data", help="override: the hf/questions dataset folder")
+    p.add_argument("--out", help="override: output folder")
+    p.add_argument("--world", help="override: the frozen web the rollouts search")
+    p.add_argument("--max-steps", type=int, help="override: stop after N optimiser steps")
+    p.add_argument("--learning-rate", type=float, help="override: learning rate")
+    p.add_argument("--num-generations", type=int, help="override: rollouts per question")
+    p.add_argument("--batch-size", type=int, help="override: rollouts per device per micro-step")
+    p.add_argument("--report-to", help="override: wandb (offline by default) or none")
+    p.add_argument("--max-seconds", type=float, help="override: stop (and save) after this much training time")
+
+
+def _checked(path: Path, **overrides: Any) -> RLRecipe:
+    recipe = RLRecipe.load(path, **overrides)
+    recipe.rubric()  # every weight 0 fails here, before the model loads
+    return recipe
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run one recipe from parsed arguments (wandb logs offline unless WANDB_MODE says otherwise)."""
+    from graph.recipe import run_recipe_job
+
+    return run_recipe_job(
+        args,
+        _checked,
+        OVERRIDES,
+        lambda r: {"model": r.model, "data": r.data, "world": r.world},
+        train,
+    )
+
+
+COMMAND = Subcommand("rl", "online GRPO through the agent graph", __doc__ or "", "rl/train.py", add_arguments, handle)
+register = COMMAND.register
+main = COMMAND.main
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The GRPO reward library: terms on real graph runs, the rubric and the TRL reward-function contract."""
+
+from __future__ import annotations
+
+import pytest
+from outcomes import outcome
+
+from evals.judge import Gold, RuleJudge
+from graph.build import build_graph
+from graph.context import RunConfig
+from policy.protocol import GIVE_UP_ANSWER
+from policy.scripted import ScriptedPolicy
+from rl.rewards import (
+    RolloutOutcome,
+    Rubric,
+    correctness,
+    format_validity,
+    gold_of,
+    outcome_from_state,
+    refused_calls,
+    search_cost,
+)
+
+CROP_THEN_ANSWER = [
+    "<reason>The flag on the left decides it.</reason><img_search>the flag on the left</img_search>",
+    "<reason>It is Japan's flag.</reason><answer>Japan</answer>",
+]
+
+
+def answered_japan(**kw) -> RolloutOutcome:
+    """A cropped image search, then the answer "Japan"."""
+    base = dict(answer="Japan", turns=2, valid_turns=2, tool_calls=1, image_searches=1, crops=1, response_tokens=30)
+    return outcome(**{**base, **kw})
+
+
+def run(script: list[str], tools, inputs, **ctx) -> RolloutOutcome:
+    state = build_graph(ScriptedPolicy(script), tools).invoke(inputs, context=RunConfig(**ctx))
+    return outcome_from_state(state)
+
+
+def test_outcome_of_a_real_run_counts_turns_tools_and_validity(tools, inputs):
+    o = run(CROP_THEN_ANSWER, tools, inputs)
+    assert o["stop_reason"] == "answered" and o["answer"] == "Japan"
+    assert (o["turns"], o["valid_turns"], o["image_searches"], o["crops"], o["tool_calls"]) == (2, 2, 1, 1, 1)
+    assert format_validity(o) == 1.0
+    assert correctness(o, "Which country?", Gold("Japan"), RuleJudge()) == 1.0
+    assert correctness(o, "Which country?", Gold("France"), RuleJudge()) == 0.0
+
+
+def test_a_malformed_turn_or_an_unfinished_run_fails_the_format_term(tools, inputs):
+    bad_turn = ["I think it is a flag", *CROP_THEN_ANSWER]
+    o = run(bad_turn, tools, inputs)
+    assert o["stop_reason"] == "answered" and o["valid_turns"] == o["turns"] - 1
+    assert format_validity(o) == 0.0
+    assert correctness(o, "q", Gold("Japan"), RuleJudge()) == 1.0  # correctness does not care about form
+    searching = ["<reason>r</reason><text_search>flag of Japan</text_search>"] * 3
+    o = run(searching, tools, inputs, max_turns=3)
+    assert o["stop_reason"] == "max_turns" and o["answer"] == GIVE_UP_ANSWER
+    assert format_validity(o) == 0.0 and correctness(o, "q", Gold(GIVE_UP_ANSWER + " x"), RuleJudge()) == 0.0
+
+
+def test_format_does_not_impose_a_turn_order():
+    direct = answered_japan(turns=1, valid_turns=1, tool_calls=0, image_searches=0, crops=0)
+    refine = answered_japan(turns=5, valid_turns=5, tool_calls=4, text_searches=4, image_searches=0, crops=0)
+    assert format_validity(direct) == format_validity(refine) == 1.0
+
+
+def test_optional_terms_count_searches_and_refusals():
+    o = answered_japan(image_searches=1, text_searches=2, refused_calls=1)
+    assert search_cost(o) == -3.0 and refused_calls(o) == -1.0
+
+
+def test_rubric_is_the_papers_formula_and_feeds_trl():
+    rubric = Rubric()
+    assert rubric.weights() == [0.9, 0.1]
+    funcs = rubric.functions()
+    assert [f.__name__ for f in funcs] == ["correctness", "format"]
+    rollouts = [
+        answered_japan(),
+        answered_japan(answer="France"),
+        answered_japan(stop_reason="max_turns", answer=GIVE_UP_ANSWER),
+    ]
+    logged: dict[str, float] = {}
+    columns = dict(
+        rollout=rollouts,
+        question=["q"] * 3,
+        answer=["Japan"] * 3,
+        aliases=[[], None, []],
+        numeric=[None] * 3,
+        tolerance=[0.0, None, 0.0],
+        log_metric=logged.__setitem__,
+        trainer_state=None,
+    )
+    per_term = [f(prompts=[], completions=[], completion_ids=[], **columns) for f in funcs]
+    assert per_term == [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]
+    assert "judge/seconds_per_answer" in logged
+    totals = [sum(w * t[i] for w, t in zip(rubric.weights(), per_term, strict=True)) for i in range(3)]
+    assert totals == pytest.approx([1.0, 0.1, 0.0])
+    assert [rubric.total(o, "q", gold_of("Japan")) for o in rollouts] == pytest.approx(totals)
+
+
+def test_rubric_with_a_search_cost_adds_a_logged_term():
+    rubric = Rubric(search_cost=0.05)
+    assert [f.__name__ for f in rubric.functions()] == ["correctness", "format", "search_cost"]
+    assert rubric.weights() == [0.9, 0.1, 0.05]
+    assert rubric.total(answered_japan(text_searches=2), "q", gold_of("Japan")) == pytest.approx(1.0 - 0.15)
+
+
+def test_a_rubric_with_nothing_to_learn_is_refused():
+    with pytest.raises(ValueError, match="every reward weight is 0"):
+        Rubric(correctness=0, format=0)
+
+
+def test_numeric_gold_columns_reach_the_judge():
+    o = answered_japan(answer="about 68 million")
+    assert correctness(o, "q", gold_of("68,374,591", [], 68374591.0, 0.05), RuleJudge()) == 1.0
+    assert correctness(o, "q", gold_of("12,000", [], 12000.0, 0.05), RuleJudge()) == 0.0

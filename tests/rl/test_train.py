@@ -1,0 +1,135 @@
+"""GRPO training end to end with the tiny policy: a short run, resume, the saved policy, recipes and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("trl")
+
+from conftest import RECIPE  # noqa: E402
+from test_rollout import small_recipe  # noqa: E402
+
+from rl.train import RLRecipe, build_dataset, grpo_config, main, train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_short_run_resumes_and_saves_a_policy_the_graph_loads(rl_setup, tmp_path: Path):
+    out = tmp_path / "run"
+    first = train(small_recipe(rl_setup, out, max_steps=2))
+    assert first["steps"] == 2 and (out / "checkpoint-2").is_dir()
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in steps] == [1, 2] and all(s["rollout"] > 0 for s in steps)
+    assert first["time_per_step"]["rollout_share"] > 0
+    again = train(small_recipe(rl_setup, out, max_steps=3))  # picks up checkpoint-2
+    assert again["steps"] == 3
+    history = json.loads((out / "log_history.json").read_text())
+    logged = [h for h in history if "reward" in h]
+    assert {"rollout/format_rate", "rollout/tool_calls", "frac_reward_zero_std", "kl", "entropy"} <= set(logged[-1])
+    assert (out / "curves.png").stat().st_size > 0
+
+    from policy.hf import HFPolicy
+    from policy.profile import load_profile
+
+    profile = load_profile(out / "final")
+    assert profile is not None and profile.name == "compact"  # the SFT checkpoint's profile travels on
+    policy = HFPolicy.from_pretrained(out / "final", device="cpu")
+    assert not any("lora" in name for name, _ in policy.model.named_parameters())  # adapters merged
+
+
+def test_dataset_prompts_are_the_graphs_first_message(rl_setup, tmp_path: Path):
+    from nodes.reason import first_messages
+
+    recipe = small_recipe(rl_setup, tmp_path / "x")
+    rows, questions = build_dataset(recipe)
+    assert len(rows) > 0 and set(questions.values()) == set(rows["question"])
+    row = rows[0]
+    assert row["prompt"] == first_messages(row["question"], "agent", "compact")
+    assert {"image", "answer", "aliases", "numeric", "tolerance"} <= set(rows.column_names)
+
+
+def test_recipes_set_the_paper_values_explicitly():
+    tiny = RLRecipe.load(RECIPE)
+    big = RLRecipe.load(ROOT / "recipes" / "rl-qwen2.5-vl-7b.yaml")
+    for r in (tiny, big):
+        assert (r.num_generations, r.epsilon, r.beta, r.loss_type) == (8, 0.2, 0.001, "grpo")
+        assert (r.reward_correctness, r.reward_format, r.max_image_searches, r.max_tool_calls) == (0.9, 0.1, 1, 10)
+    assert (big.learning_rate, big.warmup_steps, big.lora, big.use_vllm, big.judge) == (2e-6, 45, False, True, "llm")
+    assert big.max_response_tokens == 8192
+    args = grpo_config(tiny)
+    assert args.loss_type == "grpo" and args.beta == 0.001 and not args.gradient_checkpointing
+    assert args.reward_weights == [0.9, 0.1] and args.remove_unused_columns is False
+
+
+def test_cli_refuses_bad_input_with_one_line(rl_setup, tmp_path: Path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: x\ndata: y\nout: z\nlearnig_rate: 1\n")
+    assert main(["--config", str(bad)]) == 2
+    assert "unknown recipe keys ['learnig_rate']" in capsys.readouterr().err
+    zero = tmp_path / "zero.yaml"
+    zero.write_text("model: x\ndata: y\nout: z\nreward_correctness: 0\nreward_format: 0\n")
+    assert main(["--config", str(zero)]) == 2
+    assert "every reward weight is 0" in capsys.readouterr().err
+    assert main(["--config", str(RECIPE), "--model", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    code = main(
+        [
+            "--config",
+            str(RECIPE),
+            "--model",
+            str(rl_setup["model"]),
+            "--data",
+            str(rl_setup["model"]),
+            "--world",
+            str(rl_setup["world"]),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 2 and "hf/questions DatasetDict" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_accelerate_launch_on_two_cpu_processes(rl_setup, tmp_path: Path):
+    import yaml
+
+    data = yaml.safe_load(RECIPE.read_text())
+    data.update(
+        model=str(rl_setup["model"]),
+        data=str(rl_setup["data"]),
+        world=str(rl_setup["world"]),
+        out=str(tmp_path / "out"),
+        report_to="none",
+        max_steps=2,
+        num_generations=2,
+        batch_size=2,
+        gradient_accumulation=1,
+        max_turns=2,
+        max_new_tokens=16,
+        max_seconds=None,
+    )
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(data))
+    env = {**os.environ, "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        "2",
+        "--cpu",
+        str(ROOT / "rl" / "train.py"),
+        "--config",
+        str(recipe),
+    ]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["steps"] == 2 and (tmp_path / "out" / "final" / "config.json").is_file()

@@ -87,6 +87,13 @@ def timed(function: Any, watch: Stopwatch) -> Any:
     return wrapper
 
 
+def _window_mean(values: list[float], window: int) -> float | None:
+    """The mean of the last `window` values, once there are that many; else None."""
+    if len(values) < window:
+        return None
+    return sum(values[-window:]) / window
+
+
 def step_times_callback(path: Path, rollout: Stopwatch, reward: Stopwatch) -> Any:
     """A `TrainerCallback` that writes each optimiser step's time split (rollout / reward / update) to `path`."""
     from transformers import TrainerCallback
@@ -128,50 +135,58 @@ def time_breakdown(path: Path) -> dict[str, float]:
 
 @dataclass
 class CollapseAlarm:
-    """Flags a collapse: format rate under a floor, or the reward far under its best, for `patience` logs in a row.
+    """Flags a collapse: the format rate under a floor, or the reward far under its best, over a moving window.
 
     A GRPO run that collapses usually does so quickly and visibly (the policy stops closing its tags, or reward
-    hacking wins and the judged reward falls); catching it saves the rest of the budget. Alarms go to the log and to
+    hacking wins and the judged reward falls); catching it saves the rest of the budget. Each log line holds only
+    the step's few questions, whose difficulty swings the reward from 0 to 0.9, so the checks use the mean of the
+    last `window` logs and fire after `patience` bad windows in a row. Alarms go to the log and to
     `<out>/alarms.jsonl`; with `stop` the run ends (and saves) at the alarm.
     """
 
     min_format_rate: float = 0.5
     reward_drop: float = 0.5
-    """Alarm when the reward falls under this fraction of the best reward seen so far."""
+    """Alarm when the windowed reward falls under this fraction of the best windowed reward so far."""
+    window: int = 8
     patience: int = 3
-    warmup_logs: int = 2
-    """Logs ignored at the start (the first batches are noisy)."""
     stop: bool = False
     best_reward: float | None = None
+    rewards: list[float] = field(default_factory=list)
+    formats: list[float] = field(default_factory=list)
     strikes: dict[str, int] = field(default_factory=dict)
-    seen: int = 0
 
     def check(self, logs: dict[str, float]) -> list[str]:
         """Update with one log line; return the alarms it raises (empty when all is well)."""
-        self.seen += 1
         reward, fmt = logs.get("reward"), logs.get("rollout/format_rate")
         if reward is None and fmt is None:
             return []
-        alarms = []
         if reward is not None:
-            if self.best_reward is None or reward > self.best_reward:
-                self.best_reward = reward
-        if self.seen <= self.warmup_logs:
-            return []
-        low_format = fmt is not None and fmt < self.min_format_rate
+            self.rewards.append(reward)
+        if fmt is not None:
+            self.formats.append(fmt)
+        mean_reward = _window_mean(self.rewards, self.window)
+        mean_format = _window_mean(self.formats, self.window)
+        if mean_reward is not None and (self.best_reward is None or mean_reward > self.best_reward):
+            self.best_reward = mean_reward
+        low_format = mean_format is not None and mean_format < self.min_format_rate
         dropped = (
-            reward is not None
+            mean_reward is not None
             and self.best_reward is not None
             and self.best_reward > 0
-            and reward < self.reward_drop * self.best_reward
+            and mean_reward < self.reward_drop * self.best_reward
         )
+        alarms = []
         for name, bad, what in (
-            ("format", low_format, f"format rate {fmt} < {self.min_format_rate}"),
-            ("reward", dropped, f"reward {reward} < {self.reward_drop} x best {self.best_reward}"),
+            ("format", low_format, f"format rate {mean_format:.3g} < {self.min_format_rate}" if low_format else ""),
+            (
+                "reward",
+                dropped,
+                f"reward {mean_reward:.3g} < {self.reward_drop} x best {self.best_reward:.3g}" if dropped else "",
+            ),
         ):
             self.strikes[name] = self.strikes.get(name, 0) + 1 if bad else 0
             if self.strikes[name] >= self.patience:
-                alarms.append(f"{what} for {self.strikes[name]} logs in a row")
+                alarms.append(f"{what} (mean of the last {self.window} logs) for {self.strikes[name]} logs in a row")
         return alarms
 
     def callback(self, out: Path) -> Any:

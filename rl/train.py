@@ -171,7 +171,10 @@ def build_dataset(recipe: RLRecipe) -> tuple[Any, dict[str, str]]:
 
     from rl.rollout import grpo_prompt, prompt_key
 
-    loaded = datasets.load_from_disk(recipe.data)
+    try:
+        loaded = datasets.load_from_disk(recipe.data)
+    except FileNotFoundError as exc:
+        raise ValueError(f"{recipe.data} is not a hf/questions DatasetDict ({exc})") from None
     if not isinstance(loaded, datasets.DatasetDict) or recipe.split not in loaded:
         raise ValueError(f"{recipe.data} has no split {recipe.split!r} (expected a hf/questions DatasetDict)")
     rows = loaded[recipe.split]
@@ -285,10 +288,10 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
         from tools.defaults import default_toolset
 
         tools = default_toolset(recipe.world)
+    dataset, questions = build_dataset(recipe)  # bad data fails before the model loads
     processor = load_processor(recipe.model)
     dtype = torch.bfloat16 if recipe.bf16 else torch.float32
     model = AutoModelForImageTextToText.from_pretrained(recipe.model, dtype=dtype)
-    dataset, questions = build_dataset(recipe)
     rollout_watch, reward_watch = Stopwatch(), Stopwatch()
     rollout = GraphRollout(
         tools, recipe.run_config(), questions, max_completion_length=recipe.max_completion_length, seed=seed

@@ -281,7 +281,7 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
     from policy.processors import load_processor
     from rl.monitors import CollapseAlarm, Stopwatch, step_times_callback, timed
     from rl.rollout import GraphRollout
-    from sft.train import time_budget_callback
+    from sft.train import lora_config, time_budget_callback
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental; trl is pinned
     if tools is None:
@@ -297,17 +297,11 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
         tools, recipe.run_config(), questions, max_completion_length=recipe.max_completion_length, seed=seed
     )
     rewards = [timed(f, reward_watch) for f in recipe.rubric().functions(make_judge(recipe))]
-    peft = None
-    if recipe.lora:
-        from peft import LoraConfig
-
-        peft = LoraConfig(
-            r=recipe.lora_r,
-            lora_alpha=recipe.lora_alpha,
-            lora_dropout=recipe.lora_dropout,
-            target_modules=recipe.lora_targets,
-            task_type="CAUSAL_LM",
-        )
+    peft = (
+        lora_config(recipe.lora_r, recipe.lora_alpha, recipe.lora_dropout, recipe.lora_targets)
+        if recipe.lora
+        else None
+    )
     out = Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
@@ -358,7 +352,7 @@ def train(recipe: RLRecipe, *, tools: Any = None, seed: int | None = None) -> di
     """Train (or resume), save `<out>/final` (LoRA merged), curves and the step-time split; return a summary."""
     from policy.profile import get_profile
     from rl.monitors import time_breakdown
-    from sft.train import last_checkpoint
+    from sft.train import last_checkpoint, save_final
 
     out = Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -366,16 +360,10 @@ def train(recipe: RLRecipe, *, tools: Any = None, seed: int | None = None) -> di
     run = build_trainer(recipe, tools=tools, seed=seed)
     trainer = run.trainer
     result = trainer.train(resume_from_checkpoint=last_checkpoint(out))
-    model = trainer.model
-    if recipe.lora:
-        model = model.merge_and_unload()
-    final = out / "final"
     profile = get_profile(recipe.resolved_profile())
+    final = save_final(trainer, out / "final", profile, merge=recipe.lora)
     history = trainer.state.log_history
     if trainer.is_world_process_zero():
-        model.save_pretrained(final)
-        trainer.processing_class.save_pretrained(final)
-        profile.save(final)
         curves(history, out / "curves.png")
         (out / "log_history.json").write_text(json.dumps(history, indent=1))
     logged = [h for h in history if "reward" in h]

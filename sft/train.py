@@ -108,6 +108,32 @@ def length_grouped_order(lengths: list[int], batch_size: int, seed: int, megabat
     return [i for batch in batches for i in batch]
 
 
+def lora_config(
+    r: int, alpha: int, dropout: float, targets: list[str], modules_to_save: list[str] | None = None
+) -> Any:
+    """PEFT's `LoraConfig` for the policy's language model (`modules_to_save`: modules trained in full)."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=targets,
+        modules_to_save=modules_to_save or None,
+        task_type="CAUSAL_LM",
+    )
+
+
+def save_final(trainer: Any, final: Path, profile: Any, *, merge: bool) -> Path:
+    """Save the trained policy where `HFPolicy.from_pretrained` loads it: weights (LoRA merged), processor, profile."""
+    model = trainer.model.merge_and_unload() if merge else trainer.model
+    if trainer.is_world_process_zero():
+        model.save_pretrained(final)
+        trainer.processing_class.save_pretrained(final)
+        profile.save(final)
+    return final
+
+
 def build_trainer(recipe: SFTRecipe) -> Any:
     """The `SFTTrainer` of a recipe (model, processor, data, LoRA, config)."""
     import datasets
@@ -129,18 +155,13 @@ def build_trainer(recipe: SFTRecipe) -> Any:
         lengths = [_chars(m) for m in train["messages"]]
         per_step = recipe.batch_size * recipe.gradient_accumulation
         train = train.select(length_grouped_order(lengths, per_step, recipe.seed))
-    peft = None
-    if recipe.lora:
-        from peft import LoraConfig
-
-        peft = LoraConfig(
-            r=recipe.lora_r,
-            lora_alpha=recipe.lora_alpha,
-            lora_dropout=recipe.lora_dropout,
-            target_modules=recipe.lora_targets,
-            modules_to_save=recipe.lora_modules_to_save or None,
-            task_type="CAUSAL_LM",
+    peft = (
+        lora_config(
+            recipe.lora_r, recipe.lora_alpha, recipe.lora_dropout, recipe.lora_targets, recipe.lora_modules_to_save
         )
+        if recipe.lora
+        else None
+    )
     args = SFTConfig(
         output_dir=recipe.out,
         num_train_epochs=recipe.epochs,
@@ -237,14 +258,8 @@ def train(recipe: SFTRecipe) -> dict[str, Any]:
     (out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=1))
     trainer = build_trainer(recipe)
     result = trainer.train(resume_from_checkpoint=last_checkpoint(out))
-    model = trainer.model
-    if recipe.lora:
-        model = model.merge_and_unload()
-    final = out / "final"
+    final = save_final(trainer, out / "final", profile, merge=recipe.lora)
     if trainer.is_world_process_zero():
-        model.save_pretrained(final)
-        trainer.processing_class.save_pretrained(final)
-        profile.save(final)
         loss_curve(trainer.state.log_history, out / "loss.png")
     summary = {
         "steps": result.global_step,

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sft"))  # vqa_helpers
-
-RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "rl-tiny-cpu.yaml"
+sys.path.append(str(Path(__file__).resolve().parents[1] / "sft"))  # vqa_helpers (appended: no name shadowing)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from outcomes import outcome
+from rl_helpers import outcome
 
 from rl.monitors import CollapseAlarm, Stopwatch, rollout_metrics, time_breakdown, timed
 

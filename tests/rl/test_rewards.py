@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from outcomes import outcome
+from rl_helpers import outcome
 
 from evals.judge import Gold, RuleJudge
 from graph.build import build_graph

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,25 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-from conftest import RECIPE  # noqa: E402
+from rl_helpers import small_recipe  # noqa: E402
 
 from rl.rollout import GraphRollout, grpo_prompt, prompt_key, trace_batch  # noqa: E402
-from rl.train import RLRecipe, build_trainer  # noqa: E402
-
-
-def small_recipe(setup: dict[str, Path], out: Path, **kw) -> RLRecipe:
-    recipe = RLRecipe.load(
-        RECIPE,
-        model=str(setup["model"]),
-        data=str(setup["data"]),
-        world=str(setup["world"]),
-        out=str(out),
-        report_to="none",
-        num_generations=2,
-        batch_size=4,
-    )
-    base = dict(gradient_accumulation=1, max_turns=3, max_new_tokens=24, max_seconds=None, save_steps=1)
-    return dataclasses.replace(recipe, **{**base, **kw})
+from rl.train import build_trainer  # noqa: E402
 
 
 def _prompts(trainer, rows: list[int]) -> list[list[dict]]:

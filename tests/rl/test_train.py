@@ -13,8 +13,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-from conftest import RECIPE  # noqa: E402
-from test_rollout import small_recipe  # noqa: E402
+from rl_helpers import RECIPE, small_recipe  # noqa: E402
 
 from rl.train import RLRecipe, build_dataset, grpo_config, main, train  # noqa: E402
 

@@ -34,6 +34,20 @@ def load_recipe(cls: type[T], path: Path, required: Iterable[str], **overrides: 
     return cls(**data)
 
 
+COMMON_OVERRIDES = ("out", "max_steps", "learning_rate", "report_to", "max_seconds")
+"""Recipe fields every training job lets a flag override (`add_recipe_arguments`)."""
+
+
+def add_recipe_arguments(p: argparse.ArgumentParser, recipes: str) -> None:
+    """The options every training job has: its recipe and the `COMMON_OVERRIDES` flags."""
+    p.add_argument("--config", type=Path, required=True, help=f"YAML recipe ({recipes})")
+    p.add_argument("--out", help="override: output folder")
+    p.add_argument("--max-steps", type=int, help="override: stop after N optimiser steps")
+    p.add_argument("--learning-rate", type=float, help="override: (peak) learning rate")
+    p.add_argument("--report-to", help="override: wandb (offline by default) or none")
+    p.add_argument("--max-seconds", type=float, help="override: stop (and save) after this much training time")
+
+
 def run_recipe_job(
     args: argparse.Namespace,
     load: Callable[..., R],

@@ -120,8 +120,6 @@ class GraphRollout:
         self.max_wait_ms = max_wait_ms
         self.max_delay_ms = max_delay_ms
         self._hf: Any = None
-        self.last_seconds = 0.0
-        """Wall time of the latest call."""
 
     def inputs(self, prompts: Sequence[Sequence[Mapping[str, Any]]]) -> list[AgentInput]:
         """The graph inputs of TRL's prompts (question from the prompt's text, image as an inline data URL).
@@ -175,9 +173,8 @@ class GraphRollout:
                         model.unmerge_adapter()
                     base.train(was_training)
         out = trace_batch(states, self.max_completion_length)
-        self.last_seconds = time.perf_counter() - started
         outcomes: list[RolloutOutcome] = out["rollout"]
-        log_metrics(trainer, {**rollout_metrics(outcomes), "time/rollout_seconds": self.last_seconds})
+        log_metrics(trainer, {**rollout_metrics(outcomes), "time/rollout_seconds": time.perf_counter() - started})
         return out
 
     def _hf_policy(self, model: Any, processor: Any) -> tuple[Any, Any]:

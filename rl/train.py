@@ -260,8 +260,6 @@ class RLRun:
 
     trainer: Any
     rollout: Any
-    rollout_watch: Any
-    reward_watch: Any
 
 
 def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = None) -> RLRun:
@@ -320,7 +318,7 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
         callbacks=callbacks,
         rollout_func=timed(rollout, rollout_watch),
     )
-    return RLRun(trainer, rollout, rollout_watch, reward_watch)
+    return RLRun(trainer, rollout)
 
 
 def curves(history: list[dict[str, Any]], path: Path) -> Path:
@@ -381,33 +379,20 @@ def train(recipe: RLRecipe, *, tools: Any = None, seed: int | None = None) -> di
     return summary
 
 
-OVERRIDES = (
-    "model",
-    "data",
-    "out",
-    "world",
-    "max_steps",
-    "learning_rate",
-    "num_generations",
-    "batch_size",
-    "report_to",
-    "max_seconds",
-)
+OVERRIDES = ("model", "data", "world", "num_generations", "batch_size")
+"""Recipe fields that this job's own flags override (besides `graph.recipe.COMMON_OVERRIDES`)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The trainer's options (shared by `python rl/train.py` and `deepmmsearch rl`)."""
-    p.add_argument("--config", type=Path, required=True, help="YAML recipe (recipes/rl-*.yaml)")
+    from graph.recipe import add_recipe_arguments
+
+    add_recipe_arguments(p, "recipes/rl-*.yaml")
     p.add_argument("--model", help="override: the SFT checkpoint to start from")
     p.add_argument("--data", help="override: the hf/questions dataset folder")
-    p.add_argument("--out", help="override: output folder")
     p.add_argument("--world", help="override: the frozen web the rollouts search")
-    p.add_argument("--max-steps", type=int, help="override: stop after N optimiser steps")
-    p.add_argument("--learning-rate", type=float, help="override: learning rate")
     p.add_argument("--num-generations", type=int, help="override: rollouts per question")
     p.add_argument("--batch-size", type=int, help="override: rollouts per device per micro-step")
-    p.add_argument("--report-to", help="override: wandb (offline by default) or none")
-    p.add_argument("--max-seconds", type=float, help="override: stop (and save) after this much training time")
 
 
 def _checked(path: Path, **overrides: Any) -> RLRecipe:
@@ -418,12 +403,12 @@ def _checked(path: Path, **overrides: Any) -> RLRecipe:
 
 def handle(args: argparse.Namespace) -> int:
     """Run one recipe from parsed arguments (wandb logs offline unless WANDB_MODE says otherwise)."""
-    from graph.recipe import run_recipe_job
+    from graph.recipe import COMMON_OVERRIDES, run_recipe_job
 
     return run_recipe_job(
         args,
         _checked,
-        OVERRIDES,
+        COMMON_OVERRIDES + OVERRIDES,
         lambda r: {"model": r.model, "data": r.data, "world": r.world},
         train,
     )

@@ -274,27 +274,26 @@ def train(recipe: SFTRecipe) -> dict[str, Any]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The trainer's options (shared by `python sft/train.py` and `deepmmsearch sft`)."""
-    p.add_argument("--config", type=Path, required=True, help="YAML recipe (recipes/sft-*.yaml)")
+    from graph.recipe import add_recipe_arguments
+
+    add_recipe_arguments(p, "recipes/sft-*.yaml")
     p.add_argument("--model", help="override: checkpoint directory")
     p.add_argument("--data", help="override: the hf/sft dataset folder")
-    p.add_argument("--out", help="override: output folder")
-    p.add_argument("--max-steps", type=int, help="override: stop after N optimiser steps")
     p.add_argument("--epochs", type=float, help="override: epochs")
-    p.add_argument("--learning-rate", type=float, help="override: peak learning rate")
     p.add_argument("--batch-size", type=int, help="override: per-device batch size")
-    p.add_argument("--report-to", help="override: wandb (offline by default) or none")
-    p.add_argument("--max-seconds", type=float, help="override: stop (and save) after this much training time")
 
 
-OVERRIDES = ("model", "data", "out", "max_steps", "epochs", "learning_rate", "batch_size", "report_to", "max_seconds")
-"""Recipe fields that flags override."""
+OVERRIDES = ("model", "data", "epochs", "batch_size")
+"""Recipe fields that this job's own flags override (besides `graph.recipe.COMMON_OVERRIDES`)."""
 
 
 def handle(args: argparse.Namespace) -> int:
     """Run one recipe from parsed arguments (wandb logs offline unless WANDB_MODE says otherwise)."""
-    from graph.recipe import run_recipe_job
+    from graph.recipe import COMMON_OVERRIDES, run_recipe_job
 
-    return run_recipe_job(args, SFTRecipe.load, OVERRIDES, lambda r: {"model": r.model, "data": r.data}, train)
+    return run_recipe_job(
+        args, SFTRecipe.load, COMMON_OVERRIDES + OVERRIDES, lambda r: {"model": r.model, "data": r.data}, train
+    )
 
 
 COMMAND = Subcommand(

@@ -19,6 +19,7 @@ is the mean of the row's benchmark accuracies (as in the paper), over the benchm
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -462,13 +463,19 @@ def _reward_section(stats: dict[str, Any]) -> list[str]:
     ]
 
 
-def render_report(stats: dict[str, Any], plots: dict[str, str], viewer: str | None = None) -> str:
+def render_report(
+    stats: dict[str, Any],
+    plots: dict[str, str],
+    viewer: str | None = None,
+    training: Sequence[dict[str, Any]] = (),
+) -> str:
     """The report.md text.
 
     Args:
         stats: `report_stats` of the runs.
         plots: plot name → PNG path relative to the report (`write_plots`).
         viewer: the viewer's index.html relative to the report, or None for none.
+        training: `training_runs` of the SFT / GRPO runs behind the models, if given.
     """
     runs = markdown_table(
         ["Folder", "Workflow", "Model", "Benchmark", "git commit", "n"],
@@ -496,11 +503,75 @@ def render_report(stats: dict[str, Any], plots: dict[str, str], viewer: str | No
         *_tool_section(stats, plots),
         *_agreement_section(stats),
         *_reward_section(stats),
+        *_training_section(training),
         "## Runs",
         "",
         *runs,
     ]
     return "\n".join(lines)
+
+
+TRAINING_PLOTS = ("curves.png", "loss.png")
+"""The curve a training run folder holds: GRPO's `curves.png`, SFT's `loss.png`."""
+
+
+def training_runs(folders: Sequence[Path], out: Path) -> list[dict[str, Any]]:
+    """Summaries of SFT / GRPO run folders, their curves copied into `out/plots` (paths relative to `out`).
+
+    Raises:
+        ValueError: a folder without `summary.json` (a run that never finished).
+    """
+    rows = []
+    for folder in folders:
+        summary_path = folder / "summary.json"
+        if not summary_path.is_file():
+            raise ValueError(f"{folder}: no summary.json (not a finished `deepmmsearch sft` or `rl` run)")
+        summary = json.loads(summary_path.read_text())
+        plot = next((folder / p for p in TRAINING_PLOTS if (folder / p).is_file()), None)
+        copied = None
+        if plot is not None:
+            target = out / "plots" / f"training-{folder.name}-{plot.name}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(plot, target)
+            copied = target.relative_to(out).as_posix()
+        timing = summary.get("time_per_step") or {}
+        rows.append(
+            {
+                "folder": str(folder),
+                "kind": "GRPO" if "time_per_step" in summary else "SFT",
+                "steps": summary.get("steps"),
+                "seconds": summary.get("seconds"),
+                "train_loss": summary.get("train_loss"),
+                "rollout_share": timing.get("rollout_share"),
+                "alarms": len(summary.get("alarms") or []),
+                "plot": copied,
+            }
+        )
+    return rows
+
+
+def _training_section(training: Sequence[dict[str, Any]]) -> list[str]:
+    if not training:
+        return []
+
+    def cell(x: Any, fmt: str) -> str:
+        return "—" if x is None else format(x, fmt)
+
+    table = markdown_table(
+        ["Run", "Folder", "Steps", "Minutes", "Train loss", "Rollout share of a step", "Collapse alarms"],
+        (
+            [t["kind"], f"`{t['folder']}`", cell(t["steps"], "d"), cell((t["seconds"] or 0) / 60, ".1f")]
+            + [
+                cell(t["train_loss"], ".3f"),
+                cell(t["rollout_share"], ".0%"),
+                t["alarms"] if t["kind"] == "GRPO" else "—",
+            ]
+            for t in training
+        ),
+        text=2,
+    )
+    plots = [f"![{t['kind']} curves]({t['plot']})" for t in training if t["plot"]]
+    return ["## Training", "", *table, "", *plots, ""]
 
 
 def _with_image_path(rec: dict[str, Any], run: Run) -> dict[str, Any]:
@@ -524,12 +595,13 @@ def _with_image_path(rec: dict[str, Any], run: Run) -> dict[str, Any]:
     return {**rec, "image": str(found)} if found else rec
 
 
-def build_report(run_dirs: list[Path], out: Path) -> Path:
+def build_report(run_dirs: list[Path], out: Path, training_dirs: Sequence[Path] = ()) -> Path:
     """Write the report of evaluation runs under `out`; return the path of `report.md`.
 
     Args:
         run_dirs: run folders written by `evals.run`, one (workflow, model, benchmark) each.
         out: the report folder (created): report.md, report.json, plots/*.png, viewer/.
+        training_dirs: SFT / GRPO run folders whose summaries and curves go into a Training section.
 
     Raises:
         ValueError: no runs, a folder without results, or two runs of the same workflow, model and benchmark.
@@ -540,8 +612,10 @@ def build_report(run_dirs: list[Path], out: Path) -> Path:
     stats = report_stats(runs)
     out.mkdir(parents=True, exist_ok=True)
     plots = write_plots(stats, out)
+    training = training_runs([Path(d) for d in training_dirs], out)
     viewer = write_viewer([_with_image_path(rec, run) for run in runs for rec in run.records], out / "viewer")
-    (out / "report.json").write_text(json.dumps(stats, indent=1, ensure_ascii=False) + "\n")
+    (out / "report.json").write_text(json.dumps({**stats, "training": training}, indent=1, ensure_ascii=False) + "\n")
     report = out / "report.md"
-    report.write_text(render_report(stats, plots, viewer.relative_to(out).as_posix()), encoding="utf-8")
+    text = render_report(stats, plots, viewer.relative_to(out).as_posix(), training)
+    report.write_text(text, encoding="utf-8")
     return report

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import subprocess
 import sys
@@ -77,15 +78,7 @@ class EvalConfig:
 
     def resolved_profile(self) -> str:
         """The profile this run uses (see `profile`)."""
-        if self.profile is not None:
-            return self.profile
-        if self.policy.startswith("hf:"):
-            from policy.profile import load_profile
-
-            saved = load_profile(self.policy[3:])
-            if saved is not None:
-                return saved.name
-        return "paper"
+        return self.profile if self.profile is not None else trained_profile(self.policy)
 
     @property
     def model(self) -> str:
@@ -115,17 +108,47 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
 
 
+def trained_profile(spec: str) -> str:
+    """The profile an `hf:DIR` checkpoint was trained with, else "paper"."""
+    if spec.startswith("hf:"):
+        from policy.profile import load_profile
+
+        saved = load_profile(spec[3:])
+        if saved is not None:
+            return saved.name
+    return "paper"
+
+
 def make_policy(cfg: EvalConfig) -> Any:
-    """The policy a spec names (see the module docstring).
+    """The policy of an evaluation run (`policy_from_spec` with the run's options)."""
+    return policy_from_spec(
+        cfg.policy,
+        concurrency=cfg.concurrency,
+        base_url=cfg.base_url,
+        api_key_env=cfg.api_key_env,
+        max_turns=cfg.max_turns,
+        allow_crop=cfg.allow_crop,
+    )
+
+
+def policy_from_spec(
+    spec: str,
+    *,
+    concurrency: int = 1,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    max_turns: int = 10,
+    allow_crop: bool = True,
+) -> Any:
+    """The policy a spec names (see the module docstring); `concurrency` bounds an hf: policy's batches.
 
     Raises:
-        ValueError: an unknown spec, or an endpoint spec without `--base-url`.
+        ValueError: an unknown spec, or an endpoint spec without `base_url`.
     """
-    spec = cfg.policy
     if spec == "oracle":
         from sft.data.teacher import OracleTeacher
 
-        return OracleTeacher(imperfect_share=0.0, max_turns=cfg.max_turns, crop=cfg.allow_crop)
+        return OracleTeacher(imperfect_share=0.0, max_turns=max_turns, crop=allow_crop)
     if spec == "scripted":
         from policy.scripted import ScriptedPolicy, search_plan_script
 
@@ -134,15 +157,13 @@ def make_policy(cfg: EvalConfig) -> Any:
         from policy.batching import BatchingPolicy
         from policy.hf import HFPolicy
 
-        return BatchingPolicy(HFPolicy.from_pretrained(spec[3:]), max_batch_size=max(1, cfg.concurrency))
+        return BatchingPolicy(HFPolicy.from_pretrained(spec[3:]), max_batch_size=max(1, concurrency))
     if spec.startswith("openai:"):
-        import os
-
         from policy.openai_compat import OpenAIChatPolicy
 
-        if not cfg.base_url:
+        if not base_url:
             raise ValueError("an openai: policy needs --base-url")
-        return OpenAIChatPolicy(cfg.base_url, spec[7:], api_key=os.environ.get(cfg.api_key_env), token_ids=False)
+        return OpenAIChatPolicy(base_url, spec[7:], api_key=os.environ.get(api_key_env), token_ids=False)
     raise ValueError(f"unknown policy {spec!r}: use oracle, scripted, hf:DIR or openai:MODEL")
 
 
@@ -221,7 +242,9 @@ def _run_examples(cfg: EvalConfig, todo: list[EvalExample]) -> Iterator[tuple[Ev
     from tools.defaults import default_toolset
 
     policy = make_policy(cfg)
-    graph = build_graph(RAGPolicy(policy) if cfg.workflow == "rag" else policy, default_toolset(cfg.world))
+    graph = build_graph(
+        RAGPolicy(policy) if cfg.workflow == "rag" else policy, default_toolset(cfg.world, env=os.environ)
+    )
     from policy.profile import get_profile
 
     context = get_profile(cfg.resolved_profile()).run_config(
@@ -366,7 +389,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="run folder (results.jsonl, summary.json)")
     p.add_argument("--policy", default="oracle", help="oracle | scripted | hf:DIR | openai:MODEL (default: oracle)")
     p.add_argument("--workflow", default="agent", choices=WORKFLOWS, help="agent, direct or rag (default: agent)")
-    p.add_argument("--world", default="runs/world/full", help="frozen web the tools search (default: %(default)s)")
+    p.add_argument(
+        "--world",
+        default="runs/world/full",
+        help="the frozen web to search, 'fixture', or 'live' (see `deepmmsearch ask --help`) (default: %(default)s)",
+    )
     p.add_argument("--limit", type=int, help="evaluate the first N examples (in id order) only")
     p.add_argument("--sample", type=int, help="evaluate a random sample of N examples (seeded by --seed)")
     p.add_argument("--concurrency", type=int, default=4, help="rollouts in flight for model policies (default: 4)")

@@ -14,7 +14,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
-from graph.context import RunConfig
+from graph.context import DEFAULTS_KEY, RunConfig
 from graph.routing import route_after_crop, route_after_reason, route_after_reflect
 from graph.state import AgentInput, AgentState
 from nodes.answer import answer
@@ -57,3 +57,14 @@ def build_graph(
     builder.add_conditional_edges("reflect", route_after_reflect)
     builder.add_edge("answer", END)
     return builder.compile(checkpointer=checkpointer, name=name)
+
+
+def with_defaults(graph: AgentGraph, defaults: RunConfig) -> AgentGraph:
+    """`graph` with `defaults` as the `RunConfig` of every run that passes no `context=`.
+
+    A server (`langgraph dev`, Studio) starts runs without a context; a policy trained on the compact profile needs
+    its prompt style and summary budgets even then. An explicit `context=` still wins, field by field as a whole.
+    """
+    from dataclasses import asdict
+
+    return graph.with_config(configurable={DEFAULTS_KEY: asdict(defaults)})

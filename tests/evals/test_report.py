@@ -350,3 +350,27 @@ def test_cli(runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert (tmp_path / "out" / "report.md").is_file() and "report:" in capsys.readouterr().out
     args = p.parse_args(["report", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out2")])
     assert args.handler(args) == 2 and "error:" in capsys.readouterr().err
+
+
+def _training_run(folder: Path, summary: dict, plot: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps(summary))
+    fake_image(folder / plot)
+    return folder
+
+
+def test_training_section_has_the_runs_and_their_curves(runs: list[Path], tmp_path: Path):
+    sft = _training_run(tmp_path / "sft", {"steps": 45, "seconds": 1091.5, "train_loss": 0.8705}, "loss.png")
+    timing = {"rollout_share": 0.3826, "seconds_per_step": 66.1}
+    rl_summary = {"steps": 23, "seconds": 1522.3, "time_per_step": timing, "alarms": ["a", "b"]}
+    rl = _training_run(tmp_path / "rl", rl_summary, "curves.png")
+    md = build_report(runs, tmp_path / "report", [sft, rl]).read_text()
+    rows = table_rows(md, "| Run |")
+    assert rows[0][:1] + rows[0][2:] == ["SFT", "45", "18.2", "0.871", "—", "—"]
+    assert rows[1][:1] + rows[1][2:] == ["GRPO", "23", "25.4", "—", "38%", "2"]
+    assert (tmp_path / "report" / "plots" / "training-rl-curves.png").is_file()
+    assert "![GRPO curves](plots/training-rl-curves.png)" in md
+    saved = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert [t["kind"] for t in saved["training"]] == ["SFT", "GRPO"]
+    with pytest.raises(ValueError, match="no summary.json"):
+        build_report(runs, tmp_path / "report2", [tmp_path / "images"])

@@ -190,3 +190,13 @@ def test_concurrent_runs_share_one_graph(tools, inputs):
 def test_empty_question_is_rejected(tools, inputs):
     with pytest.raises(ValueError, match="question is empty"):
         run([f"{R}<answer>x</answer>"], tools, {**inputs, "question": "  "})
+
+
+def test_graph_defaults_apply_to_runs_without_a_context(tools, inputs):
+    from graph.build import with_defaults
+
+    graph = with_defaults(build_graph(ScriptedPolicy(DEMO_SCRIPT), tools), RunConfig(max_turns=1))
+    capped = graph.invoke(inputs)  # what a bare Studio run does: no context=
+    assert capped["counters"]["turns"] == 1 and capped["stop_reason"] != "answered"
+    free = graph.invoke(inputs, context=RunConfig())  # an explicit context wins
+    assert free["stop_reason"] == "answered" and free["counters"]["turns"] > 1

@@ -107,3 +107,29 @@ def test_console_script_exit_code(tmp_path):
     )
     assert res.returncode == 2
     assert "Traceback" not in res.stderr and "no such file" in res.stderr
+
+
+def test_ask_with_a_missing_checkpoint(demo_path, tmp_path, capsys):
+    assert main(["ask", "--world", "fixture", "--image", str(demo_path), "--policy", f"hf:{tmp_path}", BAD]) == 2
+    assert "is not a model folder" in capsys.readouterr().err
+
+
+def test_ask_script_and_policy_conflict(demo_path, tmp_path, capsys):
+    script = _write(tmp_path, "s.json", b'["<answer>x</answer>"]')
+    argv = ["ask", "--world", "fixture", "--image", str(demo_path), "--script", str(script), "--policy", "oracle", BAD]
+    assert main(argv) == 2
+    assert "cannot be combined" in capsys.readouterr().err
+
+
+def test_ask_defaults_to_the_trained_policy_once_it_exists(demo_path, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("torch")
+    from policy.tiny import init_tiny
+
+    trained = tmp_path / "runs" / "main" / "rl" / "final"
+    init_tiny(trained, size="test")
+    monkeypatch.setattr("policy.default.TRAINED_POLICY", trained)
+    argv = ["ask", "--world", "fixture", "--image", str(demo_path), "--json", "--max-turns", "2"]
+    assert main([*argv, "--max-new-tokens", "8", "Capital?"]) == 0
+    state = json.loads(capsys.readouterr().out)
+    # the untrained tiny model writes no valid turn; the scripted plan (the fallback) would have answered
+    assert state["counters"]["parse_errors"] >= 1 and state["counters"]["turns"] == 2

@@ -77,6 +77,7 @@ def server_env(crop_dir: Path) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         DEEPMMSEARCH_CROP_DIR=str(crop_dir),
         DEEPMMSEARCH_WORLD="fixture",
+        DEEPMMSEARCH_POLICY="scripted",  # not the main job's trained agent, should runs/main hold one
     )
     return env
 

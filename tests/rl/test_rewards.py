@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from rl_helpers import outcome
 
@@ -115,3 +117,36 @@ def test_numeric_gold_columns_reach_the_judge():
     o = answered_japan(answer="about 68 million")
     assert correctness(o, "q", gold_of("68,374,591", [], 68374591.0, 0.05), RuleJudge()) == 1.0
     assert correctness(o, "q", gold_of("12,000", [], 12000.0, 0.05), RuleJudge()) == 0.0
+
+
+def test_recipe_with_the_llm_judge_scores_through_the_endpoint(tmp_path):
+    from mock_openai import MockOpenAI, Reply
+
+    from graph.recipe import load_recipe
+    from rl.train import RLRecipe, make_judge
+
+    with MockOpenAI([Reply("[CORRECT]"), Reply("[INCORRECT]")], vllm=False) as mock:
+        recipe = load_recipe(
+            RLRecipe,
+            Path(__file__).resolve().parents[2] / "recipes" / "rl-qwen2.5-vl-7b.yaml",
+            (),
+            judge_base_url=mock.url,
+            judge_model="judge-model",
+        )
+        (correct_fn, _) = Rubric().functions(make_judge(recipe))
+        scores = correct_fn(
+            prompts=[],
+            completions=[],
+            completion_ids=[],
+            rollout=[answered_japan(answer="Nippon"), answered_japan(answer="France")],
+            question=["Which country?"] * 2,
+            answer=["Japan"] * 2,
+            aliases=[None, None],
+            numeric=[None, None],
+            tolerance=[None, None],
+            log_metric=lambda *_: None,
+            trainer_state=None,
+        )
+    assert scores == [1.0, 0.0]  # the judge's verdicts, not the rules ("Nippon" is no rule match for "Japan")
+    prompt = mock.received[0].body["messages"][0]["content"]
+    assert "Nippon" in prompt and "Japan" in prompt

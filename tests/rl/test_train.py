@@ -59,12 +59,15 @@ def test_recipes_set_the_paper_values_explicitly():
     big = RLRecipe.load(ROOT / "recipes" / "rl-qwen2.5-vl-7b.yaml")
     for r in (tiny, big):
         assert (r.num_generations, r.epsilon, r.beta, r.loss_type) == (8, 0.2, 0.001, "grpo")
-        assert (r.reward_correctness, r.reward_format, r.max_image_searches, r.max_tool_calls) == (0.9, 0.1, 1, 10)
+        assert (r.reward_correctness, r.max_image_searches, r.max_tool_calls) == (0.9, 1, 10)
+    assert big.reward_format == 0.1  # the paper's; tiny-cpu drops it (tool-use collapse, see the recipe)
+    assert tiny.reward_format == 0.0 and tiny.rubric().weights() == [0.9]
     assert (big.learning_rate, big.warmup_steps, big.lora, big.use_vllm, big.judge) == (2e-6, 45, False, True, "llm")
     assert big.max_response_tokens == 8192
     args = grpo_config(tiny)
     assert args.loss_type == "grpo" and args.beta == 0.001 and not args.gradient_checkpointing
-    assert args.reward_weights == [0.9, 0.1] and args.remove_unused_columns is False
+    assert args.reward_weights == [0.9] and args.remove_unused_columns is False
+    assert big.rubric().weights() == [0.9, 0.1]
 
 
 def test_cli_refuses_bad_input_with_one_line(rl_setup, tmp_path: Path, capsys):

@@ -1,0 +1,1 @@
+"""The main job: every stage from a fresh machine to a trained, evaluated agent (`deepmmsearch main`)."""

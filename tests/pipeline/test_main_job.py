@@ -137,3 +137,15 @@ def test_list_prints_the_commands(cfg, capsys):
     out = capsys.readouterr().out
     assert "deepmmsearch rl --config" in out and "11. report" in out
     assert not cfg.out.exists()
+
+
+def test_ctrl_c_in_a_stage_stops_the_job_resumably(cfg):
+    interrupting = Stage(
+        "b",
+        "sends Ctrl-C to the job",
+        ("-c", "import os, signal; os.kill(os.getppid(), signal.SIGINT)"),
+        cfg.out / "b" / "done",
+    )
+    stages = [*_stages(cfg, ["a"]), interrupting]
+    assert run_main(cfg, stages, command=(sys.executable,)) == 130
+    assert list(load_record(cfg)["stages"]) == ["a"]

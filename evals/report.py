@@ -5,7 +5,8 @@
 Each run folder is one (workflow, model, benchmark), as `evals.run` writes it. The report writes
 
     <out>/report.md         accuracy table (rows: workflow × model, columns: benchmarks and their mean), the same
-                            cells with 95% Wilson intervals, tool use per row and per cell, judge agreement, rewards
+                            cells with 95% Wilson intervals, paired comparisons (`evals.paired`), tool use per row and
+                            per cell, judge agreement, rewards
     <out>/report.json       the numbers behind it (`report_stats`)
     <out>/plots/*.png       accuracy per row grouped by benchmark; tool use per row as stacked shares
     <out>/viewer/index.html the trajectory viewer (`evals.viewer`)
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.markdown import markdown_table
+from evals.paired import paired_counts
 from evals.run import RESULTS, SUMMARY, wilson
 from evals.viewer import write_viewer
 
@@ -235,6 +237,7 @@ def report_stats(runs: Sequence[Run]) -> dict[str, Any]:
         )
     return {
         "benchmarks": benchmarks,
+        "paired": paired_stats(runs, keys, benchmarks),
         "runs": [
             {
                 "folder": str(r.folder),
@@ -248,6 +251,26 @@ def report_stats(runs: Sequence[Run]) -> dict[str, Any]:
         ],
         "rows": rows,
     }
+
+
+def paired_stats(
+    runs: Sequence[Run], keys: Sequence[tuple[str, str]], benchmarks: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Each model against the model before it in the same workflow, per benchmark, on the shared questions.
+
+    `keys` are the report's (workflow, model) rows in order; the counts are `evals.paired.paired_counts`.
+    """
+    by_key = {(r.workflow, r.model, r.benchmark): r for r in runs}
+    out = []
+    for (w1, m1), (w2, m2) in zip(keys, keys[1:], strict=False):
+        if w1 != w2:
+            continue
+        for b in benchmarks:
+            if (w1, m1, b) in by_key and (w2, m2, b) in by_key:
+                counts = paired_counts(by_key[(w1, m1, b)].records, by_key[(w2, m2, b)].records)
+                if counts["n"]:
+                    out.append({"workflow": w1, "before": m1, "after": m2, "benchmark": b, **counts})
+    return out
 
 
 # --- plots -------------------------------------------------------------------------------------------------------
@@ -419,6 +442,30 @@ def _tool_section(stats: dict[str, Any], plots: dict[str, str]) -> list[str]:
     ]
 
 
+def _paired_section(stats: dict[str, Any]) -> list[str]:
+    pairs = stats.get("paired") or []
+    if not pairs:
+        return []
+    table = markdown_table(
+        ["Workflow", "Before", "After", "Benchmark", "n", "before (%)", "after (%)", "won", "lost", "McNemar p"],
+        (
+            [WORKFLOWS.get(p["workflow"], p["workflow"]), p["before"], p["after"]]
+            + [BENCHMARKS.get(p["benchmark"], p["benchmark"]), p["n"], _pct(p["acc_before"]), _pct(p["acc_after"])]
+            + [p["won"], p["lost"], f"{p['p']:.3f}"]
+            for p in pairs
+        ),
+        text=4,
+    )
+    return [
+        "## Paired comparisons",
+        "",
+        "Each model against the one listed before it in the same workflow, on the questions both answered: "
+        "won = right only after, lost = right only before; p is the two-sided exact McNemar test on won vs lost.",
+        "",
+        *table,
+    ]
+
+
 def _agreement_section(stats: dict[str, Any]) -> list[str]:
     rows = [r for r in stats["rows"] if r["agreement"]["n"]]
     if not rows:
@@ -500,6 +547,7 @@ def render_report(
         "### With 95% Wilson intervals",
         "",
         *_detailmarkdown_table(stats),
+        *_paired_section(stats),
         *_tool_section(stats, plots),
         *_agreement_section(stats),
         *_reward_section(stats),

@@ -174,3 +174,28 @@ def test_prefix_cache_gives_the_same_trajectory(tiny_policy, tools, inputs):
     assert len(cached._prefixes) == 2  # only the final turns of the two runs, which nothing continues
     cached.clear_prefix_cache()
     assert not cached._prefixes
+
+
+def test_a_batch_of_one_first_turn_prefills_it_once(tiny_policy, demo_path, tmp_path):
+    """Rows starting with the same prompt and image (a GRPO group) share one prefill and generate what separate
+    calls would; a different image under the same prompt ids is not shared."""
+    from PIL import Image
+
+    req = request(demo_path, max_new_tokens=8)
+    alone = tiny_policy.generate(req)
+    shared = HFPolicy(tiny_policy.model, tiny_policy.processor)
+    copy = request(demo_path, max_new_tokens=8)  # the same file loaded again: equal pixels, another object
+    gens = shared.generate_batch([req, copy, req])
+    assert shared.shared_prefills == 1 and shared.prefix_hits == 3
+    for gen in gens:
+        assert gen.prompt_ids == alone.prompt_ids and gen.completion_ids == alone.completion_ids
+        assert gen.logprobs == pytest.approx(alone.logprobs, abs=1e-4)
+
+    other = tmp_path / "other.png"
+    Image.open(demo_path).convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(other)
+    flipped = request(other, max_new_tokens=8)
+    assert tiny_policy.prompt_ids(flipped) == alone.prompt_ids  # same size: the prompt ids cannot tell them apart
+    fresh = HFPolicy(tiny_policy.model, tiny_policy.processor)
+    mixed = fresh.generate_batch([req, flipped])
+    assert fresh.shared_prefills == 0 and fresh.prefix_hits == 0
+    assert mixed[1].completion_ids == tiny_policy.generate(flipped).completion_ids

@@ -108,6 +108,13 @@ def test_recipe_errors_are_clear(tmp_path: Path):
     assert handle(args) == 2
 
 
+@pytest.mark.parametrize("path", sorted(RECIPE.parent.glob("sft-*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_sft_recipe_loads(path: Path):
+    """A recipe with a misspelt or removed key fails here, not an hour into a user's run."""
+    recipe = SFTRecipe.load(path)
+    assert recipe.learning_rate > 0 and recipe.batch_size > 0 and recipe.epochs > 0
+
+
 @pytest.mark.slow
 def test_two_process_training_through_accelerate(setup, tmp_path: Path):
     """`accelerate launch --num_processes 2 --cpu sft/train.py …` trains and saves one final model."""

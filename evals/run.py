@@ -32,6 +32,7 @@ from evals.workflows import WORKFLOWS, RAGPolicy, Workflow, workflow_config
 from graph.state import AgentInput
 from graph.subcommand import Subcommand
 from graph.view import progress_bar
+from policy.spec import policy_from_spec, trained_profile
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
@@ -108,17 +109,6 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
 
 
-def trained_profile(spec: str) -> str:
-    """The profile an `hf:DIR` checkpoint was trained with, else "paper"."""
-    if spec.startswith("hf:"):
-        from policy.profile import load_profile
-
-        saved = load_profile(spec[3:])
-        if saved is not None:
-            return saved.name
-    return "paper"
-
-
 def make_policy(cfg: EvalConfig) -> Any:
     """The policy of an evaluation run (`policy_from_spec` with the run's options)."""
     return policy_from_spec(
@@ -129,42 +119,6 @@ def make_policy(cfg: EvalConfig) -> Any:
         max_turns=cfg.max_turns,
         allow_crop=cfg.allow_crop,
     )
-
-
-def policy_from_spec(
-    spec: str,
-    *,
-    concurrency: int = 1,
-    base_url: str | None = None,
-    api_key_env: str = "OPENAI_API_KEY",
-    max_turns: int = 10,
-    allow_crop: bool = True,
-) -> Any:
-    """The policy a spec names (see the module docstring); `concurrency` bounds an hf: policy's batches.
-
-    Raises:
-        ValueError: an unknown spec, or an endpoint spec without `base_url`.
-    """
-    if spec == "oracle":
-        from sft.data.teacher import OracleTeacher
-
-        return OracleTeacher(imperfect_share=0.0, max_turns=max_turns, crop=allow_crop)
-    if spec == "scripted":
-        from policy.scripted import ScriptedPolicy, search_plan_script
-
-        return ScriptedPolicy(search_plan_script())
-    if spec.startswith("hf:"):
-        from policy.batching import BatchingPolicy
-        from policy.hf import HFPolicy
-
-        return BatchingPolicy(HFPolicy.from_pretrained(spec[3:]), max_batch_size=max(1, concurrency))
-    if spec.startswith("openai:"):
-        from policy.openai_compat import OpenAIChatPolicy
-
-        if not base_url:
-            raise ValueError("an openai: policy needs --base-url")
-        return OpenAIChatPolicy(base_url, spec[7:], api_key=os.environ.get(api_key_env), token_ids=False)
-    raise ValueError(f"unknown policy {spec!r}: use oracle, scripted, hf:DIR or openai:MODEL")
 
 
 def make_judge(cfg: EvalConfig) -> Any:

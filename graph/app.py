@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 
-from evals.run import policy_from_spec, trained_profile
 from graph.build import build_graph, with_defaults
 from graph.context import RunConfig
 from policy.default import default_policy_spec
 from policy.profile import get_profile
+from policy.spec import policy_from_spec, trained_profile
 from tools.defaults import default_toolset
 
 _spec = os.environ.get("DEEPMMSEARCH_POLICY") or default_policy_spec()

@@ -10,6 +10,8 @@ reason ─┬─> answer ─> END
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
@@ -65,6 +67,4 @@ def with_defaults(graph: AgentGraph, defaults: RunConfig) -> AgentGraph:
     A server (`langgraph dev`, Studio) starts runs without a context; a policy trained on the compact profile needs
     its prompt style and summary budgets even then. An explicit `context=` still wins, field by field as a whole.
     """
-    from dataclasses import asdict
-
     return graph.with_config(configurable={DEFAULTS_KEY: asdict(defaults)})

@@ -204,7 +204,7 @@ def _ask_policy(args: argparse.Namespace) -> tuple[Any, str | None]:
         if not isinstance(script, list) or not all(isinstance(s, str) for s in script):
             raise ValueError(f"{args.script}: the script must be a JSON list of strings")
         return ScriptedPolicy(script), None
-    from evals.run import policy_from_spec, trained_profile
+    from policy.spec import policy_from_spec, trained_profile
 
     if spec.startswith("hf:") and not (Path(spec[3:]) / "config.json").is_file():
         raise ValueError(f"{spec[3:]} is not a model folder (no config.json)")

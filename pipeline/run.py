@@ -40,6 +40,10 @@ def _identity(cfg: MainConfig) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
 
 
+def _new_record(cfg: MainConfig) -> dict[str, Any]:
+    return {"config": _identity(cfg), "stages": {}}
+
+
 def load_record(cfg: MainConfig) -> dict[str, Any]:
     """The record of finished stages under `cfg.out` (empty for a new run).
 
@@ -48,7 +52,7 @@ def load_record(cfg: MainConfig) -> dict[str, Any]:
     """
     path = _record_path(cfg)
     if not path.exists():
-        return {"config": _identity(cfg), "stages": {}}
+        return _new_record(cfg)
     record = json.loads(path.read_text())
     differs = {k: (record["config"].get(k), v) for k, v in _identity(cfg).items() if record["config"].get(k) != v}
     if differs:
@@ -82,7 +86,7 @@ def forget_from(cfg: MainConfig, stages: Sequence[Stage], first: str) -> list[st
     if first not in names:
         raise ValueError(f"unknown stage {first!r}; stages: {', '.join(names)}")
     path = _record_path(cfg)
-    record = json.loads(path.read_text()) if path.exists() else {"config": _identity(cfg), "stages": {}}
+    record = json.loads(path.read_text()) if path.exists() else _new_record(cfg)
     record["config"] = _identity(cfg)
     later = stages[names.index(first) :]
     for stage in later:

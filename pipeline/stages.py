@@ -109,7 +109,7 @@ def main_stages(cfg: MainConfig) -> list[Stage]:
         base_argv = ("policy", "init-tiny", "--size", "test", "--out", str(base), "--seed", str(cfg.seed))
     else:
         raise ValueError(f"unknown base policy {cfg.base!r}: use smol or tiny")
-    common = (*_opt("--report-to", cfg.report_to),)
+    common = _opt("--report-to", cfg.report_to)
     stages = [
         Stage(
             "world",

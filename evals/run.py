@@ -64,6 +64,8 @@ class EvalConfig:
     max_text_searches: int | None = None
     max_turns: int = 10
     max_new_tokens: int = 512
+    max_format_errors: int | None = None
+    """Stop a run after this many malformed turns in a row (None: only `max_turns` stops it)."""
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     judge: str = "rule"
@@ -208,6 +210,7 @@ def _run_examples(cfg: EvalConfig, todo: list[EvalExample]) -> Iterator[tuple[Ev
             max_text_searches=cfg.max_text_searches,
             max_turns=cfg.max_turns,
             max_new_tokens=cfg.max_new_tokens,
+            max_format_errors=cfg.max_format_errors,
         )
     )
     if cfg.policy == "oracle":
@@ -356,6 +359,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-text-searches", type=int, help="ablation: at most N text searches (1: single search)")
     p.add_argument("--max-turns", type=int, default=10, help="policy turns per question (paper: < 10)")
     p.add_argument("--max-new-tokens", type=int, default=512, help="policy tokens per turn (default: 512)")
+    p.add_argument(
+        "--max-format-errors",
+        type=int,
+        help="stop a run after N malformed turns in a row (default: only --max-turns stops it); a policy that "
+        "cannot write the protocol rarely recovers, and each malformed turn decodes --max-new-tokens tokens",
+    )
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for openai: policies")
     p.add_argument("--model-name", help="name of the model in reports")
     p.add_argument(
@@ -393,6 +402,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
         max_text_searches=args.max_text_searches,
         max_turns=args.max_turns,
         max_new_tokens=args.max_new_tokens,
+        max_format_errors=args.max_format_errors,
         base_url=args.base_url,
         model_name=args.model_name,
         judge=args.judge,

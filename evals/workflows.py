@@ -29,8 +29,12 @@ def workflow_config(
     max_text_searches: int | None = None,
     max_turns: int = 10,
     max_new_tokens: int = 512,
+    max_format_errors: int | None = None,
 ) -> RunConfig:
-    """The limits a workflow runs under (`allow_crop` and `max_text_searches` are the agent's ablation switches).
+    """The limits a workflow runs under.
+
+    `allow_crop` and `max_text_searches` are the agent's ablation switches; `max_format_errors` stops a run after
+    that many malformed turns in a row, in every workflow alike.
 
     Raises:
         ValueError: an unknown workflow.
@@ -39,6 +43,7 @@ def workflow_config(
         return RunConfig(
             max_turns=max_turns,
             max_new_tokens=max_new_tokens,
+            max_format_errors=max_format_errors,
             allow_crop=allow_crop,
             max_text_searches=max_text_searches,
         )
@@ -46,6 +51,7 @@ def workflow_config(
         return RunConfig(
             max_turns=max_turns,
             max_new_tokens=max_new_tokens,
+            max_format_errors=max_format_errors,
             prompt="direct",
             max_image_searches=0,
             max_text_searches=0,
@@ -55,6 +61,7 @@ def workflow_config(
         return RunConfig(
             max_turns=max_turns,
             max_new_tokens=max_new_tokens,
+            max_format_errors=max_format_errors,
             max_image_searches=1,
             max_text_searches=1,
             allow_crop=False,

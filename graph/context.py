@@ -22,6 +22,14 @@ class RunConfig:
         default=8192, metadata={"help": "Policy tokens over the whole trajectory (paper: 8192)."}
     )
     max_new_tokens: int = field(default=512, metadata={"help": "Policy tokens per turn."})
+    max_format_errors: int | None = field(
+        default=None,
+        metadata={
+            "help": "Consecutive malformed turns before the run is stopped (None: only the turn limit stops it). "
+            "A policy that cannot write the protocol rarely recovers, and each of its turns costs a full "
+            "max_new_tokens of decoding."
+        },
+    )
     temperature: float = field(default=0.0, metadata={"help": "Sampling temperature; 0 is greedy."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
     prompt: str = field(
@@ -43,6 +51,8 @@ class RunConfig:
         for name in ("max_turns", "max_tool_calls", "max_response_tokens", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"RunConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_format_errors is not None and self.max_format_errors < 1:
+            raise ValueError(f"RunConfig.max_format_errors must be >= 1 or None, got {self.max_format_errors}")
         if self.max_image_searches < 0:
             raise ValueError(f"RunConfig.max_image_searches must be >= 0, got {self.max_image_searches}")
         if self.max_text_searches is not None and self.max_text_searches < 0:

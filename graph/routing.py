@@ -35,6 +35,21 @@ def route_after_crop(state: AgentState) -> Literal["image_search", "reflect"]:
     return "reflect" if state["observations"][-1]["error"] else "image_search"
 
 
+def trailing_format_errors(state: AgentState) -> int:
+    """How many of the latest turns in a row were malformed (each malformed turn leaves a `format` observation)."""
+    n = 0
+    for obs in reversed(state["observations"]):
+        if obs["tool"] != "format":
+            break
+        n += 1
+    return n
+
+
 def route_after_reflect(state: AgentState, runtime: Runtime[RunConfig]) -> Literal["reason", "answer"]:
-    """Give the policy another turn unless the turn limit is reached."""
-    return "answer" if state["counters"]["turns"] >= run_config(runtime).max_turns else "reason"
+    """Give the policy another turn unless the turn limit or the malformed-turn limit is reached."""
+    ctx = run_config(runtime)
+    if state["counters"]["turns"] >= ctx.max_turns:
+        return "answer"
+    if ctx.max_format_errors is not None and trailing_format_errors(state) >= ctx.max_format_errors:
+        return "answer"
+    return "reason"

@@ -15,7 +15,7 @@ from policy.base import ChatMessage
 from policy.protocol import ActionDict
 from tools.base import ImageRef
 
-StopReason = Literal["answered", "max_turns", "response_budget"]
+StopReason = Literal["answered", "max_turns", "response_budget", "format_errors"]
 ObservationTool = Literal["format", "crop", "image_search", "text_search"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import RunConfig, run_config
+from graph.routing import trailing_format_errors
 from graph.state import AgentState, AgentUpdate, StopReason
 from policy.protocol import GIVE_UP_ANSWER
 
@@ -15,7 +16,13 @@ def answer(state: AgentState, runtime: Runtime[RunConfig]) -> AgentUpdate:
     if pending is not None and pending["kind"] == "answer":
         return {"answer": pending["text"], "stop_reason": "answered", "pending": None}
     ctx = run_config(runtime)
-    reason: StopReason = (
-        "response_budget" if state["counters"]["response_tokens"] >= ctx.max_response_tokens else "max_turns"
-    )
+    reason: StopReason = "max_turns"
+    if state["counters"]["response_tokens"] >= ctx.max_response_tokens:
+        reason = "response_budget"
+    elif (
+        ctx.max_format_errors is not None
+        and state["counters"]["turns"] < ctx.max_turns
+        and trailing_format_errors(state) >= ctx.max_format_errors
+    ):
+        reason = "format_errors"
     return {"answer": GIVE_UP_ANSWER, "stop_reason": reason, "pending": None}

@@ -113,6 +113,9 @@ class RLRecipe:
     """Stop (and save) after this much training time."""
     stop_on_alarm: bool = False
     """End the run when `rl.monitors.CollapseAlarm` fires (it always logs)."""
+    skip_zero_advantage: bool = False
+    """Spend no forward/backward on micro-batches whose advantages are all zero (groups with one reward for every
+    rollout): their only gradient is the KL term (`rl.trainer`)."""
 
     @classmethod
     def load(cls, path: Path, **overrides: Any) -> RLRecipe:
@@ -274,11 +277,11 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
     import os
 
     from transformers import AutoModelForImageTextToText
-    from trl import GRPOTrainer
 
     from policy.processors import load_processor
     from rl.monitors import CollapseAlarm, Stopwatch, step_times_callback, timed
     from rl.rollout import GraphRollout
+    from rl.trainer import grpo_trainer_class
     from sft.train import lora_config, time_budget_callback, weights_dtype
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental; trl is pinned
@@ -307,7 +310,7 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
     ]
     if recipe.max_seconds:
         callbacks.append(time_budget_callback(recipe.max_seconds))
-    trainer = GRPOTrainer(
+    trainer = grpo_trainer_class(recipe.skip_zero_advantage)(
         model=model,
         reward_funcs=rewards,
         args=grpo_config(recipe),

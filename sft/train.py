@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -89,25 +90,45 @@ def _chars(messages: list[dict[str, Any]]) -> int:
     return sum(len(part.get("text") or "") for m in messages for part in m["content"])
 
 
-def length_grouped_order(lengths: list[int], batch_size: int, seed: int, megabatch: int = 50) -> list[int]:
-    """A shuffled order of the rows in which each run of `batch_size` rows has similar lengths.
+def length_grouped_order(
+    lengths: list[int], batch_size: int, seed: int, *, accumulation: int = 1, megabatch: int = 50
+) -> list[int]:
+    """A shuffled row order: micro-batches of similar length, each step's micro-batches from across the lengths.
 
-    The idea of transformers' `LengthGroupedSampler`, fixed once so the order survives a resume (the trainer then
-    reads it sequentially): shuffle, sort by length within windows of `megabatch` batches, cut into batches,
-    shuffle the batches. TRL's vision collator drops the length column the stock sampler would need.
+    Each micro-batch of `batch_size` rows has similar lengths, and each optimiser step's `accumulation` micro-batches
+    come from different parts of the length range. The idea of transformers' `LengthGroupedSampler`, fixed once so
+    the order survives a resume (the trainer then reads it sequentially): shuffle, sort by length within windows of
+    `megabatch` steps, cut into micro-batches, deal them into steps across `accumulation` length bands, shuffle the
+    steps (any short step goes last). TRL's vision collator drops the length column the stock sampler would need.
+
+    Why steps span the length range: length follows behaviour here. Answering at once makes a one-turn, short
+    conversation; searching makes a long one. Grouped by length alone, every step (measured: 70 of 70) is all one or
+    all the other, so each update pushes the whole policy towards "always answer" or "always search" and the
+    checkpoint's tool use swings with the last few batches (42 steps: 98% no tool; 56: 49%; 70: 5%, on the same
+    validation questions). With two or more micro-batches per step, each update sees both behaviours and must
+    learn which question calls for which, without the padding of mixed-length micro-batches.
     """
     import random
 
+    if batch_size < 1 or accumulation < 1:
+        raise ValueError(f"need batch_size >= 1 and accumulation >= 1, got {batch_size}, {accumulation}")
     rng = random.Random(seed)
     order = list(range(len(lengths)))
     rng.shuffle(order)
-    window = batch_size * megabatch
-    batches: list[list[int]] = []
+    window = batch_size * accumulation * megabatch
+    steps: list[list[int]] = []
     for start in range(0, len(order), window):
         chunk = sorted(order[start : start + window], key=lambda i: -lengths[i])
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return [i for batch in batches for i in batch]
+        micro = [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+        per_band = len(micro) // accumulation
+        bands = [micro[b * per_band : (b + 1) * per_band] for b in range(accumulation)]
+        steps += [[i for band in bands for i in band[j]] for j in range(per_band)]
+        rest = [i for m in micro[per_band * accumulation :] for i in m]  # the window's remainder: its own steps
+        steps += [rest[i : i + batch_size * accumulation] for i in range(0, len(rest), batch_size * accumulation)]
+    per_step = batch_size * accumulation
+    full = [step for step in steps if len(step) == per_step]
+    rng.shuffle(full)  # the trainer reads `batch_size` rows at a time: short steps go last so no boundary shifts
+    return [i for step in full for i in step] + [i for step in steps if len(step) != per_step for i in step]
 
 
 def weights_dtype(bf16: bool, use_cpu: bool) -> Any:
@@ -160,8 +181,11 @@ def build_trainer(recipe: SFTRecipe) -> Any:
     train = train.remove_columns([c for c in train.column_names if c not in keep])
     if recipe.group_by_length:
         lengths = [_chars(m) for m in train["messages"]]
-        per_step = recipe.batch_size * recipe.gradient_accumulation
-        train = train.select(length_grouped_order(lengths, per_step, recipe.seed))
+        processes = int(os.environ.get("WORLD_SIZE", "1"))  # each process takes one micro-batch of a step
+        order = length_grouped_order(
+            lengths, recipe.batch_size, recipe.seed, accumulation=recipe.gradient_accumulation * processes
+        )
+        train = train.select(order)
     peft = (
         lora_config(
             recipe.lora_r, recipe.lora_alpha, recipe.lora_dropout, recipe.lora_targets, recipe.lora_modules_to_save

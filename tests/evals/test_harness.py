@@ -102,6 +102,20 @@ def test_untrained_tiny_model_runs_through_the_harness(vqa, tmp_path: Path):
     assert summary["profile"] == "paper"  # a checkpoint without a profile file
 
 
+def test_malformed_turns_end_a_run_at_the_format_error_limit(vqa, tmp_path: Path):
+    pytest.importorskip("torch")
+    from policy.tiny import init_tiny
+
+    model = tmp_path / "tiny"
+    init_tiny(model, size="test")
+    common = dict(policy=f"hf:{model}", limit=2, concurrency=2, max_turns=4, max_new_tokens=8)
+    run_eval(config(vqa, tmp_path / "free", **common), progress=False)
+    run_eval(config(vqa, tmp_path / "capped", **common, max_format_errors=2), progress=False)
+    free, capped = results(tmp_path / "free"), results(tmp_path / "capped")
+    assert all(r["counters"]["parse_errors"] == r["counters"]["turns"] == 4 for r in free)  # an untrained model
+    assert all(r["counters"]["turns"] == 2 and r["stop_reason"] == "format_errors" for r in capped)
+
+
 def test_a_checkpoint_runs_in_the_profile_it_was_trained_with(vqa, tmp_path: Path):
     pytest.importorskip("torch")
     from policy.profile import get_profile

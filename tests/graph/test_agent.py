@@ -125,6 +125,22 @@ def test_max_turns_gives_up(tools, inputs):
     assert out["answer"] == GIVE_UP_ANSWER and out["stop_reason"] == "max_turns"
 
 
+def test_consecutive_format_errors_stop_the_run(tools, inputs):
+    search, answer = f"{R}<text_search>France</text_search>", f"{R}<answer>x</answer>"
+    script = ["no tags", search, "still no tags", "nor here", answer]
+    out = run(script, tools, inputs, max_format_errors=2)
+    # the valid search between the first two malformed turns resets the count: turns 3 and 4 stop it
+    assert out["counters"]["turns"] == 4 and out["counters"]["parse_errors"] == 3
+    assert out["answer"] == GIVE_UP_ANSWER and out["stop_reason"] == "format_errors"
+    unlimited = run(script, tools, inputs)
+    assert unlimited["answer"] == "x" and unlimited["counters"]["turns"] == 5
+
+
+def test_turn_limit_wins_over_format_errors(tools, inputs):
+    out = run(["bad", "bad", "bad"], tools, inputs, max_turns=2, max_format_errors=2)
+    assert out["stop_reason"] == "max_turns"
+
+
 def test_response_budget_stops_run(tools, inputs):
     long = f"<reason>{'word ' * 50}</reason><text_search>France</text_search>"
     out = run([long] * 5, tools, inputs, max_response_tokens=300)

@@ -308,6 +308,7 @@ BAD_CONFIGS = [
     {"max_new_tokens": 0},
     {"max_image_searches": -1},
     {"max_text_searches": -1},
+    {"max_format_errors": 0},
     {"temperature": -0.1},
     {"top_p": 0.0},
     {"top_p": -0.5},

@@ -123,6 +123,8 @@ def test_stages_use_the_trained_checkpoints(cfg):
     assert sft_rl[sft_rl.index("--policy") + 1] == f"hf:{cfg.checkpoint('rl')}"
     prompt = stages["eval-prompt-agent"].argv
     assert prompt[prompt.index("--policy") + 1] == f"hf:{cfg.out / 'base'}"
+    evals = [s.argv for name, s in stages.items() if name.startswith("eval-")]
+    assert len(evals) == 5 and all(a[a.index("--max-format-errors") + 1] == "2" for a in evals)  # one rule for all
 
 
 def test_unknown_base_is_an_error(cfg, capsys):

@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_short_run_resumes_and_saves_a_policy_the_graph_loads(rl_setup, tmp_path: Path):
     out = tmp_path / "run"
-    first = train(small_recipe(rl_setup, out, max_steps=2))
+    first = train(small_recipe(rl_setup, out, max_steps=2, skip_zero_advantage=False))  # every update runs
     assert first["steps"] == 2 and (out / "checkpoint-2").is_dir()
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     assert [s["step"] for s in steps] == [1, 2] and all(s["rollout"] > 0 for s in steps)
     assert first["time_per_step"]["rollout_share"] > 0
-    again = train(small_recipe(rl_setup, out, max_steps=3))  # picks up checkpoint-2
+    again = train(small_recipe(rl_setup, out, max_steps=3, skip_zero_advantage=False))  # picks up checkpoint-2
     assert again["steps"] == 3
     history = json.loads((out / "log_history.json").read_text())
     logged = [h for h in history if "reward" in h]
@@ -41,6 +41,27 @@ def test_short_run_resumes_and_saves_a_policy_the_graph_loads(rl_setup, tmp_path
     assert profile is not None and profile.name == "compact"  # the SFT checkpoint's profile travels on
     policy = HFPolicy.from_pretrained(out / "final", device="cpu")
     assert not any("lora" in name for name, _ in policy.model.named_parameters())  # adapters merged
+
+
+def test_micro_batches_without_signal_skip_the_update(rl_setup, tmp_path: Path):
+    import torch
+
+    from rl.train import build_trainer
+
+    trainer = build_trainer(small_recipe(rl_setup, tmp_path / "skip", skip_zero_advantage=True), seed=0).trainer
+    trainer.model.train()
+    trainer.current_gradient_accumulation_steps = 1  # set by `train()`, which this test does not run
+    inputs = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))  # real graph rollouts
+    n = inputs["advantages"].shape[0]
+    flat = trainer.compute_loss(trainer.model, {**inputs, "advantages": torch.zeros(n)})
+    assert flat.item() == 0.0 and flat.grad_fn is None  # no forward ran, nothing to back-propagate
+    signed = torch.tensor([1.0 if i % 2 else -1.0 for i in range(n)])
+    loss = trainer.compute_loss(trainer.model, {**inputs, "advantages": signed})
+    assert loss.grad_fn is not None
+    loss.backward()
+    grads = [p.grad for name, p in trainer.model.named_parameters() if "lora" in name and p.grad is not None]
+    assert grads and any(bool(g.abs().sum() > 0) for g in grads)
+    assert trainer._metrics["train"]["update/skipped"] == [1.0, 0.0]
 
 
 def test_dataset_prompts_are_the_graphs_first_message(rl_setup, tmp_path: Path):
@@ -62,6 +83,7 @@ def test_recipes_set_the_paper_values_explicitly():
         assert (r.reward_correctness, r.max_image_searches, r.max_tool_calls) == (0.9, 1, 10)
     assert big.reward_format == 0.1  # the paper's; tiny-cpu drops it (tool-use collapse, see the recipe)
     assert tiny.reward_format == 0.0 and tiny.rubric().weights() == [0.9]
+    assert tiny.skip_zero_advantage and not big.skip_zero_advantage  # the paper's run updates on every group
     assert (big.learning_rate, big.warmup_steps, big.lora, big.use_vllm, big.judge) == (2e-6, 45, False, True, "llm")
     assert big.max_response_tokens == 8192
     args = grpo_config(tiny)

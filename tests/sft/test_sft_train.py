@@ -166,3 +166,27 @@ def test_length_grouped_order_is_a_permutation_of_similar_length_batches():
     shuffled = list(range(1000))
     random.Random(0).shuffle(shuffled)
     assert grouped < sum(spread(shuffled[i : i + 8]) for i in range(0, 1000, 8)) / 5  # far less padding
+
+
+def test_each_step_spans_the_length_range_when_it_accumulates():
+    """Long and short rows (here: search and answer-at-once conversations) meet in the optimiser steps."""
+    import random
+
+    from sft.train import length_grouped_order
+
+    rng = random.Random(0)
+    lengths = [rng.randint(100, 400) if i % 2 else rng.randint(600, 1400) for i in range(2002)]
+    short = lambda i: lengths[i] < 500  # noqa: E731
+    alone = length_grouped_order(lengths, batch_size=8, seed=0)
+    one_kind = [len({short(i) for i in alone[s : s + 8]}) == 1 for s in range(0, 2000, 8)]
+    assert sum(one_kind) > 0.95 * len(one_kind)  # the failure mode: nearly every step is all one kind
+    order = length_grouped_order(lengths, batch_size=4, seed=0, accumulation=2)
+    assert sorted(order) == list(range(2002))
+    steps = [order[s : s + 8] for s in range(0, 2000, 8)]
+    both = [{short(i) for i in step} == {True, False} for step in steps]
+    assert sum(both) > 0.95 * len(both)  # both kinds in (nearly) every update: all but a window's surplus
+    micro = [order[s : s + 4] for s in range(0, 2000, 4)]
+    one_band = [len({short(i) for i in m}) == 1 for m in micro]
+    assert sum(one_band) > 0.95 * len(one_band)  # yet micro-batches stay within one length band (little padding)
+    with pytest.raises(ValueError):
+        length_grouped_order(lengths, batch_size=4, seed=0, accumulation=0)

@@ -45,11 +45,14 @@ def trailing_format_errors(state: AgentState) -> int:
     return n
 
 
+def format_error_limit_reached(state: AgentState, ctx: RunConfig) -> bool:
+    """True when the latest `ctx.max_format_errors` turns were all malformed (never when the limit is None)."""
+    return ctx.max_format_errors is not None and trailing_format_errors(state) >= ctx.max_format_errors
+
+
 def route_after_reflect(state: AgentState, runtime: Runtime[RunConfig]) -> Literal["reason", "answer"]:
     """Give the policy another turn unless the turn limit or the malformed-turn limit is reached."""
     ctx = run_config(runtime)
-    if state["counters"]["turns"] >= ctx.max_turns:
-        return "answer"
-    if ctx.max_format_errors is not None and trailing_format_errors(state) >= ctx.max_format_errors:
+    if state["counters"]["turns"] >= ctx.max_turns or format_error_limit_reached(state, ctx):
         return "answer"
     return "reason"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import RunConfig, run_config
-from graph.routing import trailing_format_errors
+from graph.routing import format_error_limit_reached
 from graph.state import AgentState, AgentUpdate, StopReason
 from policy.protocol import GIVE_UP_ANSWER
 
@@ -19,10 +19,6 @@ def answer(state: AgentState, runtime: Runtime[RunConfig]) -> AgentUpdate:
     reason: StopReason = "max_turns"
     if state["counters"]["response_tokens"] >= ctx.max_response_tokens:
         reason = "response_budget"
-    elif (
-        ctx.max_format_errors is not None
-        and state["counters"]["turns"] < ctx.max_turns
-        and trailing_format_errors(state) >= ctx.max_format_errors
-    ):
+    elif state["counters"]["turns"] < ctx.max_turns and format_error_limit_reached(state, ctx):
         reason = "format_errors"
     return {"answer": GIVE_UP_ANSWER, "stop_reason": reason, "pending": None}

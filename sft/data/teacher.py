@@ -94,12 +94,12 @@ class OracleTeacher(ScriptedPolicy):
             if not done:
                 return self._image_search(q, rng)
             if not done[0].lstrip().startswith("[1]"):  # refused or failed: no result to read
-                return self._give_up(rng, "The image search gave no results, and I cannot identify it without them.")
+                return self._give_up(rng, T.REASON_NOT_IDENTIFIED["empty"])
             top = first_item(done[0])
             title = _TAG_RE.sub("", top.split(":", 1)[0]).strip()
             found = mentions(top, [image_hop.value, *image_hop.aliases])
             if found is None:
-                return self._give_up(rng, f"The top image result is {title}, which I cannot confirm.")
+                return self._give_up(rng, T.REASON_NOT_IDENTIFIED["unconfirmed"].format(title=title))
             reason, subject = T.pick(rng, T.REASON_IDENTIFIED, name=found, title=title), found
             if not text_hops:
                 return f"<reason>{reason}</reason>\n<answer>{found}</answer>"
@@ -143,7 +143,7 @@ class OracleTeacher(ScriptedPolicy):
                 hop, attempts, previous, subject = hop + 1, 0, subject, found
         if hop == len(hops):
             rel = T.relation_words(hops[-1].relation)
-            because = T.pick(rng, T.REASON_ANSWER, rel=rel, s=previous, v=subject)
+            because = T.pick(rng, T.REASON_HOP, rel=rel, s=previous, v=subject)
             return f"<reason>{because}</reason>\n<answer>{subject}</answer>"
         h = hops[hop]
         rel = T.relation_words(h.relation)
@@ -152,7 +152,7 @@ class OracleTeacher(ScriptedPolicy):
         if norm_name(h.entity) != norm_name(subject):  # the results named it otherwise ("DRC"): try its page name too
             queries.append(T.QUERY[h.relation][0].format(s=h.entity))
         if attempts >= len(queries):
-            return self._give_up(rng, T.pick(rng, T.REASON_GIVE_UP))
+            return self._give_up(rng, T.pick(rng, T.REASON_GIVE_UP, rel=rel, s=subject))
         if attempts > 0:
             reason = T.pick(rng, T.REASON_REFINE, rel=rel, s=subject)
         elif hop > 0:
@@ -170,8 +170,8 @@ class OracleTeacher(ScriptedPolicy):
             reason = T.pick(rng, T.REASON_COUNT, noun=noun, n=q.answer)
         else:
             ref = q.target or "the object"
-            reason = T.pick(rng, T.REASON_COLOUR, ref=ref, Ref=T.capitalise(ref), c=q.answer)
-        return f"<reason>{reason}</reason>\n<answer>{q.answer}</answer>"
+            reason = T.pick(rng, T.REASON_COLOUR, ref=ref, c=q.answer)
+        return f"<reason>{T.REASON_VISUAL} {reason}</reason>\n<answer>{q.answer}</answer>"
 
     @staticmethod
     def _give_up(rng: random.Random, reason: str) -> str:

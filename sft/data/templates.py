@@ -104,49 +104,52 @@ QUERY = {
 }
 """The teacher's precise queries; a vague first query is the subject alone (then refined)."""
 
+# Every decision opens its reason with one fixed phrase, and the decisions that follow one situation part at one
+# token: "I answer" / "I search by image on a crop" / "I search by image with the whole picture" / "I search by
+# text" on the first turn, "The image search finds" after an image search, "The results show" / "The results do not
+# show" after a text search. With several openings per decision, greedy decoding split a decision's probability over
+# its phrasings and took the other one (the SFT policy searched on 58% of search-required first turns when sampled,
+# 17% greedily) and blended openings into new ones ("I can tell that the flag ...", from "I cannot tell what ...").
+# The parting words are ones the base model (SmolLM2) finds about equally likely there: with "No search is needed"
+# against "I search", its prior for "No" was e^7 times larger and 56 SFT steps left it answering at once on 47 of 47
+# search-required validation questions. Variety stays in the tail of a reason, after the decision.
 REASON_IMAGE = {
     "crop": [
-        "The question is about {ref}; I crop it and search by image to identify it.",
-        "Only {ref} matters here. I search the web with a crop of it.",
-        "I cannot tell what {ref} is from its look alone, so I search by image on that region.",
+        "I search by image on a crop of {ref}: only that region matters.",
+        "I search by image on a crop of {ref}: I cannot tell what it is from its look alone.",
+        "I search by image on a crop of {ref} to identify it.",
     ],
     "whole": [
-        "I need to identify what the picture shows; I search by image with the whole picture.",
-        "The whole image is the object of the question, so I search it by image.",
-        "I do not recognise this {noun} with confidence; an image search should identify it.",
+        "I search by image with the whole picture: it is the object of the question.",
+        "I search by image with the whole picture to identify this {noun}.",
+        "I search by image with the whole picture: I do not recognise this {noun} with confidence.",
     ],
 }
 REASON_IDENTIFIED = [
-    "The image search identifies it as {name}.",
-    "The top image result is {title}, so this is {name}.",
-    "According to the image search this is {name}.",
+    "The image search finds {name}.",
+    "The image search finds {name}: the top result is {title}.",
 ]
+REASON_NOT_IDENTIFIED = {
+    "empty": "The image search does not identify it: it gave no results.",
+    "unconfirmed": "The image search does not identify it: the top result is {title}, which I cannot confirm.",
+}
 REASON_NEXT = [
-    "Now I need the {rel} of {s}; I search by text.",
-    "Next I look up the {rel} of {s}.",
-    "To answer I need the {rel} of {s}.",
+    "I search by text for the {rel} of {s}.",
+    "I search by text: now I need the {rel} of {s}.",
 ]
-REASON_HOP = [
-    "The results say the {rel} of {s} is {v}.",
-    "So the {rel} of {s} is {v}.",
-]
+REASON_HOP = ["The results show the {rel} of {s}: {v}."]
+"""What a text search found; followed by the next search, or alone before the answer."""
 REASON_REFINE = [
-    "These results do not give the {rel} of {s}; I make the query more specific.",
-    "The results are not about the {rel} of {s}. I refine the query.",
-    "Nothing here states the {rel} of {s}, so I search again with a better query.",
-]
-REASON_ANSWER = [
-    "The results state that the {rel} of {s} is {v}.",
-    "The evidence says the {rel} of {s} is {v}.",
-    "I found it: the {rel} of {s} is {v}.",
+    "The results do not show the {rel} of {s}. I search by text again with a more specific query.",
+    "The results do not show the {rel} of {s}. I search by text again with a better query.",
 ]
 REASON_NAMED = [
-    "The question names {s}; I only need its {rel}, so I search by text.",
-    "I know this is {s}. I look up its {rel}.",
+    "I search by text: the question names {s}, and I only need its {rel}.",
+    "I search by text for the {rel} of {s}, which the question names.",
 ]
 REASON_GIVE_UP = [
-    "The searches did not give the answer and I cannot verify it.",
-    "I could not find the answer in the search results.",
+    "The results do not show the {rel} of {s}, and I have no better query to try.",
+    "The results do not show the {rel} of {s}, and I cannot verify the answer.",
 ]
 RELATION_WORDS = {
     "colour": "brand colour",
@@ -156,11 +159,10 @@ RELATION_WORDS = {
 
 VISUAL_COUNT = ["How many {noun}s are in this picture?", "How many {noun}s can you see in this image?"]
 VISUAL_COLOUR = ["What is the main colour of {ref}?", "Which colour dominates {ref}?"]
-REASON_COUNT = [
-    "I count the {noun}s in the picture: there are {n}.",
-    "The picture shows {n} {noun}s; no search is needed.",
-]
-REASON_COLOUR = ["Looking at {ref}, its main colour is {c}.", "{Ref} is mostly {c}; I can see that without searching."]
+REASON_VISUAL = "I answer from the picture:"
+"""The opening of every answer read off the picture itself (count, colour)."""
+REASON_COUNT = ["I count {n} {noun}s in the picture.", "the picture shows {n} {noun}s."]
+REASON_COLOUR = ["{ref} is mostly {c}.", "looking at {ref}, its main colour is {c}."]
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
 
@@ -174,7 +176,3 @@ def relation_words(relation: str) -> str:
     """How a relation is said in a sentence."""
     return RELATION_WORDS.get(relation, relation)
 
-
-def capitalise(text: str) -> str:
-    """First letter upper-cased (the rest kept as is)."""
-    return text[:1].upper() + text[1:]

@@ -162,3 +162,56 @@ def test_after_failing_with_the_name_the_results_used_it_tries_the_page_name():
         queries.append(text.split("<text_search>")[1].split("</text_search>")[0])
         turns.append((text, NO_CAPITAL))
     assert queries[0] == "currency of DRC" and queries[-1] == "currency of DR Congo"
+
+
+NAMED = [Hop("text_search", "capital of Peru", "Peru", "capital", "Lima", "u2")]
+COUNT = dict(search_type="none", family="visual:count", chain=[], answer="3", target=None)
+PICTURE = "I answer from the picture:"
+FIRST_TURNS = {
+    # decision: (question fields, the one opening every wording of that decision starts with)
+    "count": (dict(COUNT, question="How many flags are in this picture?"), PICTURE),
+    "colour": (dict(COUNT, family="visual:colour", answer="red", target="the second logo"), PICTURE),
+    "crop": ({}, "I search by image on a crop of the flag on the left"),
+    "whole": (dict(target=None, chain=[Hop("image_search", "<img>", "Peru", "image", "Peru", "u1"), CHAIN[1]]),
+              "I search by image with the whole picture"),
+    "named": (dict(search_type="text", target=None, chain=NAMED), "I search by text"),
+}  # fmt: skip
+
+
+def reason_of(text: str) -> str:
+    return text.split("<reason>", 1)[1].split("</reason>", 1)[0]
+
+
+def test_every_wording_of_a_decision_opens_with_that_decision_s_phrase():
+    """Greedy decoding follows one opening per decision: several openings split its probability (see templates)."""
+    reasons: dict[str, set[str]] = {}
+    for decision, (fields, opening) in FIRST_TURNS.items():
+        for k in range(24):
+            t = OracleTeacher(imperfect_share=0.0)
+            t.question = question(id=f"tr-{decision}-{k}", **fields)
+            reason = reason_of(turn(t, transcript()))
+            assert reason.startswith(opening), (decision, reason)
+            reasons.setdefault(decision, set()).add(reason)
+    assert all(len(reasons[d]) > 1 for d in ("count", "crop", "whole", "named"))  # the wording still varies after it
+    parts = {d: reason.split()[1] for d, rs in reasons.items() for reason in rs}  # "I answer …" / "I search …"
+    assert parts["count"] == parts["colour"] and parts["count"] not in {parts[d] for d in ("crop", "whole", "named")}
+
+
+@pytest.mark.parametrize(
+    ("turns", "opening"),
+    [
+        ([(IMG, HIT_PERU)], "The image search finds Peru"),
+        ([(IMG, HIT_CANADA)], "The image search does not identify it:"),
+        ([(IMG, HIT_PERU), ("<reason>r</reason><text_search>Peru flag</text_search>", NO_CAPITAL)],
+         "The results do not show the capital of Peru. I search by text again"),
+        ([(IMG, HIT_PERU), ("<reason>r</reason><text_search>capital of Peru</text_search>", CAPITAL)],
+         "The results show the capital of Peru: Lima."),
+    ],
+)  # fmt: skip
+def test_later_turns_open_with_what_the_last_result_gave(turns, opening):
+    for k in range(12):
+        t = OracleTeacher(imperfect_share=1.0)
+        t.question = question(id=f"tr-later-{k}")
+        text = turn(t, transcript(*turns))
+        assert reason_of(text).startswith(opening)
+        assert ("<text_search>" in text) == ("I search by text" in text)  # the reason says the decision it takes

@@ -175,4 +175,3 @@ def pick(rng: random.Random, options: list[str], **fields: str) -> str:
 def relation_words(relation: str) -> str:
     """How a relation is said in a sentence."""
     return RELATION_WORDS.get(relation, relation)
-

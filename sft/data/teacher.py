@@ -94,12 +94,12 @@ class OracleTeacher(ScriptedPolicy):
             if not done:
                 return self._image_search(q, rng)
             if not done[0].lstrip().startswith("[1]"):  # refused or failed: no result to read
-                return self._give_up(rng, T.REASON_NOT_IDENTIFIED["empty"])
+                return self._give_up(T.REASON_NOT_IDENTIFIED["empty"])
             top = first_item(done[0])
             title = _TAG_RE.sub("", top.split(":", 1)[0]).strip()
             found = mentions(top, [image_hop.value, *image_hop.aliases])
             if found is None:
-                return self._give_up(rng, T.REASON_NOT_IDENTIFIED["unconfirmed"].format(title=title))
+                return self._give_up(T.REASON_NOT_IDENTIFIED["unconfirmed"].format(title=title))
             reason, subject = T.pick(rng, T.REASON_IDENTIFIED, name=found, title=title), found
             if not text_hops:
                 return f"<reason>{reason}</reason>\n<answer>{found}</answer>"
@@ -152,7 +152,7 @@ class OracleTeacher(ScriptedPolicy):
         if norm_name(h.entity) != norm_name(subject):  # the results named it otherwise ("DRC"): try its page name too
             queries.append(T.QUERY[h.relation][0].format(s=h.entity))
         if attempts >= len(queries):
-            return self._give_up(rng, T.pick(rng, T.REASON_GIVE_UP, rel=rel, s=subject))
+            return self._give_up(T.pick(rng, T.REASON_GIVE_UP, rel=rel, s=subject))
         if attempts > 0:
             reason = T.pick(rng, T.REASON_REFINE, rel=rel, s=subject)
         elif hop > 0:
@@ -174,5 +174,5 @@ class OracleTeacher(ScriptedPolicy):
         return f"<reason>{T.REASON_VISUAL} {reason}</reason>\n<answer>{q.answer}</answer>"
 
     @staticmethod
-    def _give_up(rng: random.Random, reason: str) -> str:
+    def _give_up(reason: str) -> str:
         return f"<reason>{reason}</reason>\n<answer>{GIVE_UP_ANSWER}</answer>"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,12 @@ class ResultRecord:
     tool_use: str = "none"
     """"none", "text", "image" or "mixed" (image and text search in one trajectory)."""
     refined: bool = False
-    """Whether a text query was followed by another one (query refinement)."""
+    """Whether more than one text search ran (the paper's "query refinement"; see `repeated_queries`)."""
+    repeated_queries: int = 0
+    """Text searches that repeated an earlier query word for word: a loop, not a refinement."""
+    needs_crop: bool | None = None
+    """Whether answering takes an image search of one object among several, i.e. a crop; None when the benchmark does
+    not say. A crop where this is False is an unnecessary crop (paper §4.2)."""
     judgements: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Every judge's verdict when several ran: name → {"correct", "reason"}."""
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -100,6 +106,47 @@ def tool_use(counters: dict[str, int]) -> str:
     """The paper's tool-usage class of a trajectory: none, text, image or mixed."""
     image, text = counters.get("image_searches", 0) > 0, counters.get("text_searches", 0) > 0
     return "mixed" if image and text else "image" if image else "text" if text else "none"
+
+
+def repeated_queries(observations: list[dict[str, Any]]) -> int:
+    """How many executed text searches asked a query already asked (case and spacing ignored).
+
+    The paper counts trajectories with several text searches as query refinement; a small policy also loops on one
+    query, which that count cannot tell from a refinement.
+    """
+    seen: set[str] = set()
+    repeats = 0
+    for o in observations:
+        if o.get("tool") != "text_search" or o.get("error") or not o.get("query"):
+            continue
+        query = " ".join(str(o["query"]).lower().split())
+        repeats += query in seen
+        seen.add(query)
+    return repeats
+
+
+def needs_crop(example: EvalExample) -> bool | None:
+    """Whether answering `example` takes a crop: a frozen-web composite question that needs image search.
+
+    A composite has a referring expression (`target`) for the object the question is about; None for benchmarks
+    that do not record it.
+    """
+    question = example.meta.get("question")
+    if not isinstance(question, dict) or "target" not in question:
+        return None
+    return bool(question["target"]) and example.search_type in ("image", "mixed")
+
+
+def crop_by_need(records: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """The share of trajectories that cropped, among questions that need a crop and among those that do not.
+
+    "unneeded" is the paper's unnecessary cropping (§4.2); a share is None where no record says.
+    """
+    shares: dict[str, float | None] = {}
+    for key, need in (("needed", True), ("unneeded", False)):
+        rs = [r for r in records if r.get("needs_crop") is need]
+        shares[key] = round(sum(r["counters"].get("crops", 0) > 0 for r in rs) / len(rs), 4) if rs else None
+    return shares
 
 
 def read_jsonl(path: Path) -> dict[str, dict[str, Any]]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from evals.markdown import markdown_table
 from evals.paired import paired_counts
+from evals.records import crop_by_need
 from evals.run import RESULTS, SUMMARY, wilson
 from evals.viewer import write_viewer
 
@@ -125,8 +126,11 @@ def tool_stats(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The paper's tool-usage analysis (§4.2, Figure 4) of a set of trajectories.
 
     Shares are of trajectories: `tool_use` is the share per class (none, text, image, mixed), `crop_rate` the share
-    with at least one crop, `refinement_rate` the share that refined a text query, `parse_error_rate` the share with
-    at least one unparseable turn. `by_search` splits accuracy by the examples' search type where it is known.
+    with at least one crop, `crop_rate_by_need` that share among questions that need a crop and among those that do
+    not (unnecessary crops; None where the benchmark does not say), `refinement_rate` the share with more than one
+    text search, `repeated_query_rate` the share that asked one text query twice (a loop, not a refinement),
+    `parse_error_rate` the share with at least one unparseable turn. `by_search` splits accuracy by the examples'
+    search type where it is known.
     """
     n = len(records)
     counters = [r["counters"] for r in records]
@@ -134,7 +138,9 @@ def tool_stats(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "n": n,
         "tool_use": {k: _share(sum(r["tool_use"] == k for r in records), n) for k in TOOL_USES},
         "crop_rate": _share(sum(c.get("crops", 0) > 0 for c in counters), n),
+        "crop_rate_by_need": crop_by_need(records),
         "refinement_rate": _share(sum(bool(r["refined"]) for r in records), n),
+        "repeated_query_rate": _share(sum(r.get("repeated_queries", 0) > 0 for r in records), n),
         "mean_tool_calls": _share(sum(c.get("tool_calls", 0) for c in counters), n),
         "mean_turns": _share(sum(c.get("turns", 0) for c in counters), n),
         "parse_error_rate": _share(sum(c.get("parse_errors", 0) > 0 for c in counters), n),
@@ -391,7 +397,9 @@ TOOL_HEADER = [
     "n",
     *(f"{u} (%)" for u in TOOL_USES),
     "crop (%)",
+    "crop needed / unneeded (%)",
     "refined (%)",
+    "repeated query (%)",
     "tool calls",
     "turns",
     "parse errors (%)",
@@ -400,12 +408,19 @@ TOOL_HEADER = [
 ]
 
 
+def _by_need(shares: dict[str, float | None]) -> str:
+    values = (shares.get("needed"), shares.get("unneeded"))
+    return " / ".join("–" if v is None else _pct(v) for v in values)
+
+
 def _tool_cells(t: dict[str, Any]) -> list[Any]:
     return [
         t["n"],
         *(_pct(t["tool_use"][u]) for u in TOOL_USES),
         _pct(t["crop_rate"]),
+        _by_need(t.get("crop_rate_by_need", {})),
         _pct(t["refinement_rate"]),
+        _pct(t.get("repeated_query_rate", 0.0)),
         f"{t['mean_tool_calls']:.2f}",
         f"{t['mean_turns']:.2f}",
         _pct(t["parse_error_rate"]),
@@ -419,7 +434,10 @@ def _tool_section(stats: dict[str, Any], plots: dict[str, str]) -> list[str]:
         "## Tool use",
         "",
         "Shares of trajectories: which search tools they called (none, text only, image only, or both: mixed), "
-        "whether they cropped, whether they refined a text query; mean tool calls and turns; the share with an "
+        "whether they cropped (and that share among questions that need a crop and among those that do not: the "
+        "paper's unnecessary crops; – where the benchmark does not say), whether they ran more than one text search "
+        "(the paper's query refinement) and whether they asked one query twice (a loop); mean tool calls and turns; "
+        "the share with an "
         "unparseable turn; accuracy on search-required and search-free examples (where the benchmark gives a search "
         "type), with their counts.",
         "",

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from evals.records import EvalExample, ResultRecord, read_jsonl, tool_use
+from evals.records import EvalExample, ResultRecord, crop_by_need, needs_crop, read_jsonl, repeated_queries, tool_use
 from evals.workflows import WORKFLOWS, RAGPolicy, Workflow, workflow_config
 from graph.state import AgentInput
 from graph.subcommand import Subcommand
@@ -155,6 +155,7 @@ def _record(cfg: EvalConfig, ex: EvalExample, state: dict[str, Any], seconds: fl
         verdict = judge.judge(ex.question, prediction, ex.gold)
         judge_name, judgements = "rule", {"rule": {"correct": verdict.correct, "reason": verdict.reason}}
     counters = dict(state.get("counters", {}))
+    observations = [_observation(o) for o in state.get("observations", [])]
     return ResultRecord(
         id=ex.id,
         benchmark=ex.benchmark,
@@ -173,9 +174,11 @@ def _record(cfg: EvalConfig, ex: EvalExample, state: dict[str, Any], seconds: fl
         counters=counters,
         tool_use=tool_use(counters),
         refined=counters.get("text_searches", 0) > 1,  # executed searches only: refused calls do not count
+        repeated_queries=repeated_queries(observations),
+        needs_crop=needs_crop(ex),
         judgements=judgements,
         messages=[{"role": m["role"], "content": [dict(p) for p in m["content"]]} for m in state.get("messages", [])],
-        observations=[_observation(o) for o in state.get("observations", [])],
+        observations=observations,
         seconds=round(seconds, 4),
     )
 
@@ -309,7 +312,9 @@ def summarise(records: Sequence[dict], cfg: EvalConfig, elapsed: float, ran: int
         },
         "tool_use": {k: round(uses[k] / n, 4) if n else 0.0 for k in ("none", "text", "image", "mixed")},
         "crop_rate": round(sum(r["counters"].get("crops", 0) > 0 for r in records) / n, 4) if n else 0.0,
+        "crop_rate_by_need": crop_by_need(records),
         "refinement_rate": round(sum(bool(r.get("refined")) for r in records) / n, 4) if n else 0.0,
+        "repeated_query_rate": round(sum(r.get("repeated_queries", 0) > 0 for r in records) / n, 4) if n else 0.0,
         "mean_tool_calls": mean("tool_calls"),
         "mean_turns": mean("turns"),
         "parse_error_rate": round(sum(r["counters"].get("parse_errors", 0) > 0 for r in records) / n, 4) if n else 0.0,

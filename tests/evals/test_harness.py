@@ -46,6 +46,18 @@ def test_oracle_agent_answers_its_questions(vqa, tmp_path: Path):
     assert json.loads((tmp_path / "oracle" / SUMMARY).read_text())["n"] == summary["n"]
 
 
+def test_records_say_which_questions_need_a_crop(vqa, tmp_path: Path):
+    """The oracle crops exactly where the question is about one object of a composite, so its unneeded-crop share
+    is 0 and its needed-crop share is 1; no oracle query repeats."""
+    summary = run_eval(config(vqa, tmp_path / "oracle"), progress=False)
+    recs = results(tmp_path / "oracle")
+    assert {r["needs_crop"] for r in recs} == {True, False}
+    for r in recs:
+        assert (r["counters"]["crops"] > 0) == r["needs_crop"] and r["repeated_queries"] == 0
+    assert summary["crop_rate_by_need"] == {"needed": 1.0, "unneeded": 0.0}
+    assert summary["repeated_query_rate"] == 0.0
+
+
 def test_direct_workflow_uses_no_tool(vqa, tmp_path: Path):
     run_eval(config(vqa, tmp_path / "direct", workflow="direct"), progress=False)
     recs = results(tmp_path / "direct")

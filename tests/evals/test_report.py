@@ -137,12 +137,13 @@ def fake_agent_infoseek(root: Path, image: Path) -> Path:
         fake_record(
             "a1", "infoseek", "agent", "qwen-7b", rel,
             search_type="text", tool_use="text", refined=True, messages=text_turns, judgements=two_judges(False),
-            counters={"turns": 3, "tool_calls": 2, "text_searches": 2},
+            counters={"turns": 3, "tool_calls": 2, "text_searches": 2}, repeated_queries=1,
         ),
         fake_record(
             "a2", "infoseek", "agent", "qwen-7b", rel,
             correct=False, search_type="image", tool_use="image", messages=crop_turns, observations=crop_obs,
             prediction="Peru", counters={"turns": 2, "tool_calls": 1, "image_searches": 1, "crops": 1},
+            needs_crop=False,
         ),
         fake_record(
             "a3", "infoseek", "agent", "qwen-7b", rel,
@@ -234,6 +235,8 @@ def test_tool_usage_breakdown(report: Path):
     cell = rows[1]["cells"]["infoseek"]["tools"]
     assert cell["tool_use"] == {"none": 0.25, "text": 0.25, "image": 0.25, "mixed": 0.25}
     assert (cell["crop_rate"], cell["refinement_rate"], cell["parse_error_rate"]) == (0.25, 0.25, 0.25)
+    assert cell["crop_rate_by_need"] == {"needed": None, "unneeded": 1.0}  # a2 cropped a whole-picture question
+    assert cell["repeated_query_rate"] == 0.25
     assert (cell["mean_tool_calls"], cell["mean_turns"]) == (1.25, 2.25)
     # a0 (search-free) right; a1 (text) right, a2 (image) wrong; a3 has no known search type
     assert cell["by_search"] == {"required": {"n": 2, "accuracy": 0.5}, "free": {"n": 1, "accuracy": 1.0}}
@@ -241,8 +244,10 @@ def test_tool_usage_breakdown(report: Path):
     assert row["n"] == 7 and row["tool_use"]["text"] == round(4 / 7, 4) and row["tool_use"]["none"] == round(1 / 7, 4)
     assert rows[0]["tools"]["tool_use"]["none"] == 1.0
     md_row = table_rows(report.read_text(), "| Workflow | Model | n | none (%)")[1]
-    shares = ["14.3", "57.1", "14.3", "14.3", "14.3", "14.3"]  # none, text, image, mixed, crop, refined
-    assert md_row == ["Agent", "qwen-7b", "7", *shares, "0.71", "2.00", "14.3", "50.0 (2)", "100.0 (1)"]
+    shares = ["14.3", "57.1", "14.3", "14.3", "14.3"]  # none, text, image, mixed, crop
+    crops, refined = ["– / 100.0"], ["14.3", "14.3"]  # crop needed / unneeded; refined, repeated query
+    rest = ["0.71", "2.00", "14.3", "50.0 (2)", "100.0 (1)"]  # tool calls, turns, parse errors, accuracy split
+    assert md_row == ["Agent", "qwen-7b", "7", *shares, *crops, *refined, *rest]
 
 
 def test_judge_agreement_and_rewards(report: Path):

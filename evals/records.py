@@ -140,12 +140,17 @@ def needs_crop(example: EvalExample) -> bool | None:
 def crop_by_need(records: Sequence[dict[str, Any]]) -> dict[str, float | None]:
     """The share of trajectories that cropped, among questions that need a crop and among those that do not.
 
-    "unneeded" is the paper's unnecessary cropping (§4.2); a share is None where no record says.
+    "unneeded" is the paper's unnecessary cropping (§4.2); a share is None where no record says. What counts is the
+    decision: a crop whose grounding failed was still chosen (the `crops` counter has only crops that were cut).
     """
+
+    def cropped(r: dict[str, Any]) -> bool:
+        return r["counters"].get("crops", 0) > 0 or any(o.get("tool") == "crop" for o in r.get("observations", []))
+
     shares: dict[str, float | None] = {}
     for key, need in (("needed", True), ("unneeded", False)):
         rs = [r for r in records if r.get("needs_crop") is need]
-        shares[key] = round(sum(r["counters"].get("crops", 0) > 0 for r in rs) / len(rs), 4) if rs else None
+        shares[key] = round(sum(cropped(r) for r in rs) / len(rs), 4) if rs else None
     return shares
 
 

@@ -125,12 +125,12 @@ def _split_accuracy(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def tool_stats(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The paper's tool-usage analysis (§4.2, Figure 4) of a set of trajectories.
 
-    Shares are of trajectories: `tool_use` is the share per class (none, text, image, mixed), `crop_rate` the share
-    with at least one crop, `crop_rate_by_need` that share among questions that need a crop and among those that do
-    not (unnecessary crops; None where the benchmark does not say), `refinement_rate` the share with more than one
-    text search, `repeated_query_rate` the share that asked one text query twice (a loop, not a refinement),
-    `parse_error_rate` the share with at least one unparseable turn. `by_search` splits accuracy by the examples'
-    search type where it is known.
+    Shares are of trajectories: `tool_use` is the share per class (none, text, image, mixed); `crop_rate` the share
+    with at least one crop; `crop_rate_by_need` the share that chose a crop (grounded or not) among questions that
+    need one and among those that do not (unnecessary crops; None where the benchmark does not say);
+    `refinement_rate` the share with more than one text search; `repeated_query_rate` the share that asked one text
+    query twice (a loop, not a refinement); `parse_error_rate` the share with at least one unparseable turn.
+    `by_search` splits accuracy by the examples' search type where it is known.
     """
     n = len(records)
     counters = [r["counters"] for r in records]
@@ -434,8 +434,9 @@ def _tool_section(stats: dict[str, Any], plots: dict[str, str]) -> list[str]:
         "## Tool use",
         "",
         "Shares of trajectories: which search tools they called (none, text only, image only, or both: mixed), "
-        "whether they cropped (and that share among questions that need a crop and among those that do not: the "
-        "paper's unnecessary crops; – where the benchmark does not say), whether they ran more than one text search "
+        "whether they cropped (and the share that chose a crop, grounded or not, among questions that need one and "
+        "among those that do not: the paper's unnecessary crops; – where the benchmark does not say), whether they "
+        "ran more than one text search "
         "(the paper's query refinement) and whether they asked one query twice (a loop); mean tool calls and turns; "
         "the share with an "
         "unparseable turn; accuracy on search-required and search-free examples (where the benchmark gives a search "

@@ -44,7 +44,10 @@ def test_needs_crop_takes_a_target_and_an_image_search(search_type: str, meta: d
 
 
 def test_crop_by_need_splits_the_crop_share():
-    rec = lambda need, crops: {"needs_crop": need, "counters": {"crops": crops}}  # noqa: E731
-    records = [rec(True, 1), rec(True, 0), rec(False, 1), rec(False, 0), rec(False, 0), rec(False, 0), rec(None, 1)]
-    assert crop_by_need(records) == {"needed": 0.5, "unneeded": 0.25}
+    def rec(need: bool | None, crops: int, observations: tuple[dict, ...] = ()) -> dict:
+        return {"needs_crop": need, "counters": {"crops": crops}, "observations": list(observations)}
+
+    failed = obs("crop", "the logo", error="grounding failed: no object found in the image")
+    records = [rec(True, 1), rec(True, 0), rec(False, 1), rec(False, 0, (failed,)), rec(False, 0), rec(False, 0)]
+    assert crop_by_need([*records, rec(None, 1)]) == {"needed": 0.5, "unneeded": 0.5}  # a failed crop was chosen too
     assert crop_by_need([rec(None, 1)]) == {"needed": None, "unneeded": None}

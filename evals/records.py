@@ -125,6 +125,14 @@ def repeated_queries(observations: list[dict[str, Any]]) -> int:
     return repeats
 
 
+def crop_needed(target: str | None, search_type: str) -> bool:
+    """Whether a frozen-web question takes a crop: it names one object of a composite and needs image search.
+
+    A search-free question about a composite is answered from the picture, without a crop.
+    """
+    return bool(target) and search_type in ("image", "mixed")
+
+
 def needs_crop(example: EvalExample) -> bool | None:
     """Whether answering `example` takes a crop: a frozen-web composite question that needs image search.
 
@@ -134,7 +142,7 @@ def needs_crop(example: EvalExample) -> bool | None:
     question = example.meta.get("question")
     if not isinstance(question, dict) or "target" not in question:
         return None
-    return bool(question["target"]) and example.search_type in ("image", "mixed")
+    return crop_needed(question["target"], example.search_type)
 
 
 def crop_by_need(records: Sequence[dict[str, Any]]) -> dict[str, float | None]:

@@ -24,8 +24,16 @@ from rl.rewards import RolloutOutcome, format_validity
 logger = logging.getLogger(__name__)
 
 
-def rollout_metrics(outcomes: Sequence[RolloutOutcome]) -> dict[str, float]:
-    """Means over a batch of rollouts: format, answering, tool use (the paper's breakdown) and length."""
+def rollout_metrics(
+    outcomes: Sequence[RolloutOutcome], needs_crop: Sequence[bool | None] | None = None
+) -> dict[str, float]:
+    """Means over a batch of rollouts: format, answering, tool use (the paper's breakdown) and length.
+
+    With `needs_crop` (per rollout: does its question take a crop, None if unknown), also the share that chose a
+    crop among rollouts whose question needs one (`crop_rate_needed`) and among those whose question does not
+    (`crop_rate_unneeded`: the paper's unnecessary crops, which its GRPO reduces), each only when the batch has such
+    rollouts.
+    """
     n = len(outcomes)
     if n == 0:
         return {}
@@ -33,7 +41,14 @@ def rollout_metrics(outcomes: Sequence[RolloutOutcome]) -> dict[str, float]:
     def mean(values: Sequence[float]) -> float:
         return float(sum(values)) / n
 
+    by_need: dict[str, float] = {}
+    pairs = list(zip(outcomes, needs_crop, strict=True)) if needs_crop is not None else []
+    for name, need in (("rollout/crop_rate_needed", True), ("rollout/crop_rate_unneeded", False)):
+        chose = [o["crop_attempts"] > 0 for o, k in pairs if k is need]
+        if chose:
+            by_need[name] = sum(chose) / len(chose)
     return {
+        **by_need,
         "rollout/format_rate": mean([format_validity(o) for o in outcomes]),
         "rollout/answered_rate": mean([o["stop_reason"] == "answered" for o in outcomes]),
         "rollout/turns": mean([o["turns"] for o in outcomes]),
@@ -43,6 +58,7 @@ def rollout_metrics(outcomes: Sequence[RolloutOutcome]) -> dict[str, float]:
         "rollout/no_tool_rate": mean([o["tool_calls"] == 0 for o in outcomes]),
         "rollout/crop_rate": mean([o["crops"] > 0 for o in outcomes]),
         "rollout/refinement_rate": mean([o["text_searches"] > 1 for o in outcomes]),
+        "rollout/repeated_query_rate": mean([o["repeated_queries"] > 0 for o in outcomes]),
         "rollout/refused_calls": mean([o["refused_calls"] for o in outcomes]),
         "rollout/response_tokens": mean([o["response_tokens"] for o in outcomes]),
     }

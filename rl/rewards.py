@@ -21,6 +21,7 @@ from typing import Any
 from typing_extensions import TypedDict
 
 from evals.judge import Gold, Judge, RuleJudge
+from evals.records import repeated_queries
 
 
 class RolloutOutcome(TypedDict):
@@ -35,6 +36,10 @@ class RolloutOutcome(TypedDict):
     image_searches: int
     text_searches: int
     crops: int
+    crop_attempts: int
+    """Crops the policy chose, also those whose grounding failed (`crops` counts only the crops that were cut)."""
+    repeated_queries: int
+    """Text searches that repeated an earlier query word for word."""
     refused_calls: int
     response_tokens: int
 
@@ -43,6 +48,7 @@ def outcome_from_state(state: dict[str, Any]) -> RolloutOutcome:
     """The outcome of a final `AgentState`."""
     c = state.get("counters", {})
     turns = state.get("turns", [])
+    observations = [dict(o) for o in state.get("observations", [])]
     return RolloutOutcome(
         answer=state.get("answer"),
         stop_reason=str(state.get("stop_reason") or ""),
@@ -52,6 +58,8 @@ def outcome_from_state(state: dict[str, Any]) -> RolloutOutcome:
         image_searches=int(c.get("image_searches", 0)),
         text_searches=int(c.get("text_searches", 0)),
         crops=int(c.get("crops", 0)),
+        crop_attempts=sum(o.get("tool") == "crop" for o in observations),
+        repeated_queries=repeated_queries(observations),
         refused_calls=int(c.get("refused_calls", 0)),
         response_tokens=int(c.get("response_tokens", 0)),
     )

@@ -95,6 +95,7 @@ class GraphRollout:
         *,
         max_completion_length: int | None = None,
         seed: int | None = None,
+        needs_crop: Mapping[str, bool] | None = None,
         max_wait_ms: float = 50.0,
         max_delay_ms: float = 2000.0,
     ) -> None:
@@ -107,6 +108,8 @@ class GraphRollout:
             questions: prompt text (`prompt_key`) -> question, for the training prompts.
             max_completion_length: cut each trace here (TRL's `max_completion_length`); None keeps it whole.
             seed: sampling seed of the HF backend (tests); None leaves torch's generator alone.
+            needs_crop: prompt text (`prompt_key`) -> whether the question takes a crop; logs the crop share by need
+                (`rl.monitors.rollout_metrics`). None: not logged.
             max_wait_ms: the micro-batcher's quiet period. A training rollout cares about throughput, not latency:
                 waiting long enough for every rollout's first turn makes it one batch (each extra batch costs a
                 full `max_new_tokens` of sequential decoding steps).
@@ -117,6 +120,7 @@ class GraphRollout:
         self.questions = dict(questions)
         self.max_completion_length = max_completion_length
         self.seed = seed
+        self.needs_crop = dict(needs_crop) if needs_crop is not None else None
         self.max_wait_ms = max_wait_ms
         self.max_delay_ms = max_delay_ms
         self._hf: Any = None
@@ -174,7 +178,9 @@ class GraphRollout:
                     base.train(was_training)
         out = trace_batch(states, self.max_completion_length)
         outcomes: list[RolloutOutcome] = out["rollout"]
-        log_metrics(trainer, {**rollout_metrics(outcomes), "time/rollout_seconds": time.perf_counter() - started})
+        needs = [self.needs_crop.get(prompt_key(p)) for p in prompts] if self.needs_crop is not None else None
+        metrics = rollout_metrics(outcomes, needs)
+        log_metrics(trainer, {**metrics, "time/rollout_seconds": time.perf_counter() - started})
         return out
 
     def _hf_policy(self, model: Any, processor: Any) -> tuple[Any, Any]:

@@ -187,11 +187,28 @@ def build_dataset(recipe: RLRecipe) -> tuple[Any, dict[str, str]]:
     if len(rows) == 0:
         raise ValueError(f"{recipe.data}[{recipe.split}] has no question to train on")
     style = recipe.run_config().style
-    keep = ("id", "image", "question", "answer", "aliases", "numeric", "tolerance", "category", "search_type")
+    gold = ("answer", "aliases", "numeric", "tolerance")
+    keep = {"id", "image", "question", *gold, "category", "search_type", "target"}  # target: `crop_needs`
     rows = rows.remove_columns([c for c in rows.column_names if c not in keep])
     rows = rows.map(lambda r: {"prompt": grpo_prompt(r["question"], style)})
     questions = {prompt_key(grpo_prompt(q, style)): q for q in rows["question"]}
     return rows, questions
+
+
+def crop_needs(rows: Any) -> dict[str, bool] | None:
+    """Prompt text -> whether its question takes a crop (None without `target` and `search_type` columns).
+
+    With it GRPO logs its unnecessary crops as it trains (`rl.monitors.rollout_metrics`).
+    """
+    from evals.records import crop_needed
+    from rl.rollout import prompt_key
+
+    if not {"target", "search_type"} <= set(rows.column_names):
+        return None
+    return {
+        prompt_key(p): crop_needed(t, s)
+        for p, t, s in zip(rows["prompt"], rows["target"], rows["search_type"], strict=True)
+    }
 
 
 def make_judge(recipe: RLRecipe) -> Any:
@@ -290,11 +307,17 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
 
         tools = default_toolset(recipe.world)
     dataset, questions = build_dataset(recipe)  # bad data fails before the model loads
+    needs_crop = crop_needs(dataset)
     processor = load_processor(recipe.model)
     model = AutoModelForImageTextToText.from_pretrained(recipe.model, dtype=weights_dtype(recipe.bf16, recipe.use_cpu))
     rollout_watch, reward_watch = Stopwatch(), Stopwatch()
     rollout = GraphRollout(
-        tools, recipe.run_config(), questions, max_completion_length=recipe.max_completion_length, seed=seed
+        tools,
+        recipe.run_config(),
+        questions,
+        max_completion_length=recipe.max_completion_length,
+        seed=seed,
+        needs_crop=needs_crop,
     )
     rewards = [timed(f, reward_watch) for f in recipe.rubric().functions(make_judge(recipe))]
     peft = (

@@ -38,6 +38,8 @@ def outcome(**kw) -> RolloutOutcome:
         image_searches=0,
         text_searches=0,
         crops=0,
+        crop_attempts=0,
+        repeated_queries=0,
         refused_calls=0,
         response_tokens=10,
     )

@@ -25,6 +25,24 @@ def test_rollout_metrics_are_the_papers_tool_use_breakdown():
     assert m["rollout/refinement_rate"] == 0.5 and m["rollout/image_search_rate"] == 0.25
     assert m["rollout/tool_calls"] == pytest.approx(11 / 4) and m["rollout/refused_calls"] == 0.25
     assert rollout_metrics([]) == {}
+    assert "rollout/crop_rate_unneeded" not in m and m["rollout/repeated_query_rate"] == 0.0
+
+
+def test_rollout_metrics_split_crops_by_need():
+    batch = [
+        outcome(crop_attempts=1, crops=1),
+        outcome(crop_attempts=1, crops=0),  # grounding failed: still a crop the policy chose
+        outcome(),
+        outcome(crop_attempts=1, crops=1, repeated_queries=2),
+        outcome(),
+    ]
+    m = rollout_metrics(batch, needs_crop=[False, False, False, True, None])
+    assert m["rollout/crop_rate_unneeded"] == pytest.approx(2 / 3) and m["rollout/crop_rate_needed"] == 1.0
+    assert m["rollout/repeated_query_rate"] == 0.2
+    only_needed = rollout_metrics(batch[3:4], needs_crop=[True])
+    assert "rollout/crop_rate_unneeded" not in only_needed  # no such rollout in the batch: nothing to average
+    with pytest.raises(ValueError):
+        rollout_metrics(batch, needs_crop=[True])
 
 
 def test_alarm_fires_on_a_lasting_format_collapse_but_not_on_one_bad_batch():

@@ -49,6 +49,19 @@ def test_outcome_of_a_real_run_counts_turns_tools_and_validity(tools, inputs):
     assert correctness(o, "Which country?", Gold("France"), RuleJudge()) == 0.0
 
 
+def test_outcome_counts_chosen_crops_and_repeated_queries(tools, inputs):
+    script = [
+        "<reason>The purple flag decides it.</reason><img_search>the purple flag</img_search>",  # grounds nothing
+        "<reason>r</reason><text_search>flag of Japan</text_search>",
+        "<reason>r</reason><text_search>Flag of  JAPAN</text_search>",  # the same query again
+        "<reason>r</reason><text_search>capital of Japan</text_search>",  # a refinement
+        "<reason>It is Japan.</reason><answer>Japan</answer>",
+    ]
+    o = run(script, tools, inputs)
+    assert (o["crops"], o["crop_attempts"], o["text_searches"], o["repeated_queries"]) == (0, 1, 3, 1)
+    assert run(CROP_THEN_ANSWER, tools, inputs)["crop_attempts"] == 1
+
+
 def test_a_malformed_turn_or_an_unfinished_run_fails_the_format_term(tools, inputs):
     bad_turn = ["I think it is a flag", *CROP_THEN_ANSWER]
     o = run(bad_turn, tools, inputs)

@@ -15,7 +15,8 @@ pytest.importorskip("trl")
 
 from rl_helpers import RECIPE, small_recipe  # noqa: E402
 
-from rl.train import RLRecipe, build_dataset, grpo_config, main, train  # noqa: E402
+from rl.rollout import prompt_key  # noqa: E402
+from rl.train import RLRecipe, build_dataset, crop_needs, grpo_config, main, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +73,12 @@ def test_dataset_prompts_are_the_graphs_first_message(rl_setup, tmp_path: Path):
     assert len(rows) > 0 and set(questions.values()) == set(rows["question"])
     row = rows[0]
     assert row["prompt"] == first_messages(row["question"], "agent", "compact")
-    assert {"image", "answer", "aliases", "numeric", "tolerance"} <= set(rows.column_names)
+    assert {"image", "answer", "aliases", "numeric", "tolerance", "target"} <= set(rows.column_names)
+    needs = crop_needs(rows)
+    assert needs is not None and set(needs) == set(questions) and set(needs.values()) == {True, False}
+    for r in rows:
+        assert needs[prompt_key(r["prompt"])] == (bool(r["target"]) and r["search_type"] in ("image", "mixed"))
+    assert crop_needs(rows.remove_columns(["target"])) is None
 
 
 def test_recipes_set_the_paper_values_explicitly():

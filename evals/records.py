@@ -16,6 +16,9 @@ from typing import Any
 
 from evals.judge import Gold
 
+SEARCH_TYPES = ("none", "image", "text", "mixed")
+"""What answering a question takes: no search, image search, text search, or both (the paper's search types)."""
+
 
 @dataclass(frozen=True)
 class EvalExample:

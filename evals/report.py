@@ -29,7 +29,7 @@ from typing import Any
 
 from evals.markdown import markdown_table
 from evals.paired import paired_counts
-from evals.records import crop_by_need
+from evals.records import SEARCH_TYPES, crop_by_need
 from evals.run import RESULTS, SUMMARY, wilson
 from evals.viewer import write_viewer
 
@@ -48,7 +48,6 @@ BENCHMARKS = {
 WORKFLOWS = {"direct": "Direct", "rag": "RAG", "agent": "Agent"}
 """Display names, in the paper's row order (direct answer, RAG, search agents)."""
 TOOL_USES = ("none", "text", "image", "mixed")
-SEARCH_TYPES = ("none", "image", "text", "mixed")
 """Known `search_type` values: "none" is search-free, the others search-required."""
 MISSING = "—"
 

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.records import SEARCH_TYPES
 from graph.subcommand import Subcommand
 
 
@@ -42,6 +43,9 @@ class RLRecipe:
     split: str = "train"
     only_teacher_solved: bool = True
     """Train on questions the teacher solved through the same tools (an unsolvable question gives a group of zeros)."""
+    search_types: list[str] | None = None
+    """Train only on questions of these search types ("none", "image", "text", "mixed"); None: all. The paper's RL
+    set (FVQA) was chosen for its higher share of image-search questions."""
     profile: str | None = None
     """Prompt profile; None: the checkpoint's (`deepmmsearch_profile.json`), else paper."""
     # --- the policy update
@@ -184,6 +188,12 @@ def build_dataset(recipe: RLRecipe) -> tuple[Any, dict[str, str]]:
     rows = loaded[recipe.split]
     if recipe.only_teacher_solved and "teacher_solved" in rows.column_names:
         rows = rows.filter(lambda r: bool(r["teacher_solved"]))
+    if recipe.search_types is not None:
+        unknown = set(recipe.search_types) - set(SEARCH_TYPES)
+        if unknown or not recipe.search_types:
+            raise ValueError(f"search_types must be a non-empty subset of {SEARCH_TYPES}, got {recipe.search_types}")
+        wanted = set(recipe.search_types)
+        rows = rows.filter(lambda r: r["search_type"] in wanted)
     if len(rows) == 0:
         raise ValueError(f"{recipe.data}[{recipe.split}] has no question to train on")
     style = recipe.run_config().style

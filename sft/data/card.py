@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from evals.markdown import markdown_table
+from evals.records import SEARCH_TYPES
 from sft.data.pipeline import ATTEMPTS, CONFIG, MAX_TURNS, _read_attempts
 from sft.data.questions import SPLITS
 
 USES = ("sft", "rl", "validation", "test")
 EVAL_USES = ("validation", "test")
-SEARCH_TYPES = ("none", "image", "text", "mixed")
 TOOLS = ("none", "image only", "text only", "image+text")
 MISSES = ("check A", "check B", "check C", "judge", "render")
 """Every kind of rejected attempt, in the order the pipeline tests for them."""

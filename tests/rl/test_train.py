@@ -81,6 +81,16 @@ def test_dataset_prompts_are_the_graphs_first_message(rl_setup, tmp_path: Path):
     assert crop_needs(rows.remove_columns(["target"])) is None
 
 
+def test_search_types_keep_only_those_questions(rl_setup, tmp_path: Path):
+    everything, _ = build_dataset(small_recipe(rl_setup, tmp_path / "all"))
+    rows, questions = build_dataset(small_recipe(rl_setup, tmp_path / "img", search_types=["image", "mixed"]))
+    assert set(rows["search_type"]) <= {"image", "mixed"} and set(questions.values()) == set(rows["question"])
+    assert len(rows) == sum(t in ("image", "mixed") for t in everything["search_type"]) < len(everything)
+    for bad in (["images"], []):
+        with pytest.raises(ValueError, match="search_types"):
+            build_dataset(small_recipe(rl_setup, tmp_path / "bad", search_types=bad))
+
+
 def test_recipes_set_the_paper_values_explicitly():
     tiny = RLRecipe.load(RECIPE)
     big = RLRecipe.load(ROOT / "recipes" / "rl-qwen2.5-vl-7b.yaml")

@@ -48,7 +48,7 @@ BENCHMARKS = {
 WORKFLOWS = {"direct": "Direct", "rag": "RAG", "agent": "Agent"}
 """Display names, in the paper's row order (direct answer, RAG, search agents)."""
 TOOL_USES = ("none", "text", "image", "mixed")
-"""Known `search_type` values: "none" is search-free, the others search-required."""
+"""The paper's tool-usage classes of a trajectory (`evals.records.tool_use`)."""
 MISSING = "—"
 
 
@@ -435,11 +435,9 @@ def _tool_section(stats: dict[str, Any], plots: dict[str, str]) -> list[str]:
         "Shares of trajectories: which search tools they called (none, text only, image only, or both: mixed), "
         "whether they cropped (and the share that chose a crop, grounded or not, among questions that need one and "
         "among those that do not: the paper's unnecessary crops; – where the benchmark does not say), whether they "
-        "ran more than one text search "
-        "(the paper's query refinement) and whether they asked one query twice (a loop); mean tool calls and turns; "
-        "the share with an "
-        "unparseable turn; accuracy on search-required and search-free examples (where the benchmark gives a search "
-        "type), with their counts.",
+        "ran more than one text search (the paper's query refinement) and whether they asked one query twice (a "
+        "loop); mean tool calls and turns; the share with an unparseable turn; accuracy on search-required and "
+        "search-free examples (where the benchmark gives a search type), with their counts.",
         "",
         *markdown_table(
             ["Workflow", "Model", *TOOL_HEADER], ([*_names(r), *_tool_cells(r["tools"])] for r in stats["rows"]), 2

@@ -111,7 +111,7 @@ def tool_use(counters: dict[str, int]) -> str:
     return "mixed" if image and text else "image" if image else "text" if text else "none"
 
 
-def repeated_queries(observations: list[dict[str, Any]]) -> int:
+def repeated_queries(observations: Sequence[dict[str, Any]]) -> int:
     """How many executed text searches asked a query already asked (case and spacing ignored).
 
     The paper counts trajectories with several text searches as query refinement; a small policy also loops on one
@@ -126,6 +126,11 @@ def repeated_queries(observations: list[dict[str, Any]]) -> int:
         repeats += query in seen
         seen.add(query)
     return repeats
+
+
+def crop_attempts(observations: Sequence[dict[str, Any]]) -> int:
+    """Crops the policy chose, also those whose grounding failed (the `crops` counter has only crops that were cut)."""
+    return sum(o.get("tool") == "crop" for o in observations)
 
 
 def crop_needed(target: str | None, search_type: str) -> bool:
@@ -152,16 +157,12 @@ def crop_by_need(records: Sequence[dict[str, Any]]) -> dict[str, float | None]:
     """The share of trajectories that cropped, among questions that need a crop and among those that do not.
 
     "unneeded" is the paper's unnecessary cropping (§4.2); a share is None where no record says. What counts is the
-    decision: a crop whose grounding failed was still chosen (the `crops` counter has only crops that were cut).
+    decision (`crop_attempts`): a crop whose grounding failed was still chosen.
     """
-
-    def cropped(r: dict[str, Any]) -> bool:
-        return r["counters"].get("crops", 0) > 0 or any(o.get("tool") == "crop" for o in r.get("observations", []))
-
     shares: dict[str, float | None] = {}
     for key, need in (("needed", True), ("unneeded", False)):
         rs = [r for r in records if r.get("needs_crop") is need]
-        shares[key] = round(sum(cropped(r) for r in rs) / len(rs), 4) if rs else None
+        shares[key] = round(sum(crop_attempts(r.get("observations", [])) > 0 for r in rs) / len(rs), 4) if rs else None
     return shares
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from typing_extensions import TypedDict
 
 from evals.judge import Gold, Judge, RuleJudge
-from evals.records import repeated_queries
+from evals.records import crop_attempts, repeated_queries
 
 
 class RolloutOutcome(TypedDict):
@@ -58,7 +58,7 @@ def outcome_from_state(state: dict[str, Any]) -> RolloutOutcome:
         image_searches=int(c.get("image_searches", 0)),
         text_searches=int(c.get("text_searches", 0)),
         crops=int(c.get("crops", 0)),
-        crop_attempts=sum(o.get("tool") == "crop" for o in observations),
+        crop_attempts=crop_attempts(observations),
         repeated_queries=repeated_queries(observations),
         refused_calls=int(c.get("refused_calls", 0)),
         response_tokens=int(c.get("response_tokens", 0)),

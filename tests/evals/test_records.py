@@ -45,7 +45,8 @@ def test_needs_crop_takes_a_target_and_an_image_search(search_type: str, meta: d
 
 def test_crop_by_need_splits_the_crop_share():
     def rec(need: bool | None, crops: int, observations: tuple[dict, ...] = ()) -> dict:
-        return {"needs_crop": need, "counters": {"crops": crops}, "observations": list(observations)}
+        cut = [obs("crop", "the flag on the left")] * crops  # a crop that was cut, as the graph records it
+        return {"needs_crop": need, "counters": {"crops": crops}, "observations": [*cut, *observations]}
 
     failed = obs("crop", "the logo", error="grounding failed: no object found in the image")
     records = [rec(True, 1), rec(True, 0), rec(False, 1), rec(False, 0, (failed,)), rec(False, 0), rec(False, 0)]

@@ -27,6 +27,7 @@ from typing import Any
 
 from evals.records import SEARCH_TYPES
 from graph.subcommand import Subcommand
+from policy.precision import Bf16Setting, resolve_bf16
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,9 @@ class RLRecipe:
     judge_base_url: str | None = None
     judge_model: str | None = None
     # --- running
-    bf16: bool = False
-    """Mixed precision: autocast over fp32 weights on CPU, bf16 weights on GPU (`sft.train.weights_dtype`)."""
+    bf16: Bf16Setting = False
+    """Mixed precision: true, false or "auto" (bf16 where the hardware runs it natively,
+    `policy.precision.resolve_bf16`); autocast over fp32 weights on CPU, bf16 weights on GPU."""
     use_cpu: bool = True
     use_vllm: bool = False
     """Generate on the trainer's colocated vLLM engine (GPU)."""
@@ -269,7 +271,7 @@ def grpo_config(recipe: RLRecipe) -> Any:
         mask_truncated_completions=recipe.mask_truncated_completions,
         reward_weights=recipe.rubric().weights(),
         activation_checkpointing=recipe.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
-        bf16=recipe.bf16,
+        bf16=resolve_bf16(recipe.bf16, recipe.use_cpu),
         use_cpu=recipe.use_cpu,
         use_vllm=recipe.use_vllm,
         vllm_mode="colocate",
@@ -319,7 +321,8 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
     dataset, questions = build_dataset(recipe)  # bad data fails before the model loads
     needs_crop = crop_needs(dataset)
     processor = load_processor(recipe.model)
-    model = AutoModelForImageTextToText.from_pretrained(recipe.model, dtype=weights_dtype(recipe.bf16, recipe.use_cpu))
+    bf16 = resolve_bf16(recipe.bf16, recipe.use_cpu)
+    model = AutoModelForImageTextToText.from_pretrained(recipe.model, dtype=weights_dtype(bf16, recipe.use_cpu))
     rollout_watch, reward_watch = Stopwatch(), Stopwatch()
     rollout = GraphRollout(
         tools,
@@ -405,6 +408,7 @@ def train(recipe: RLRecipe, *, tools: Any = None, seed: int | None = None) -> di
         "seconds": result.metrics.get("train_runtime"),
         "final": str(final),
         "profile": profile.name,
+        "bf16": resolve_bf16(recipe.bf16, recipe.use_cpu),
         "first_reward": logged[0]["reward"] if logged else None,
         "last_reward": logged[-1]["reward"] if logged else None,
         "time_per_step": time_breakdown(out / "steps.jsonl"),

@@ -105,6 +105,9 @@ def test_recipes_set_the_paper_values_explicitly():
     args = grpo_config(tiny)
     assert args.loss_type == "grpo" and args.beta == 0.001 and not args.gradient_checkpointing
     assert args.reward_weights == [0.9] and args.remove_unused_columns is False
+    from policy.precision import cpu_has_native_bf16
+
+    assert tiny.bf16 == "auto" and args.bf16 is cpu_has_native_bf16()  # bf16 autocast only where the CPU has it
     assert big.rubric().weights() == [0.9, 0.1]
 
 

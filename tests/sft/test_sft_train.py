@@ -113,6 +113,7 @@ def test_every_shipped_sft_recipe_loads(path: Path):
     """A recipe with a misspelt or removed key fails here, not an hour into a user's run."""
     recipe = SFTRecipe.load(path)
     assert recipe.learning_rate > 0 and recipe.batch_size > 0 and recipe.epochs > 0
+    assert recipe.bf16 in (True, False, "auto")
 
 
 @pytest.mark.slow

@@ -113,17 +113,16 @@ QUERY = {
 # The parting words are ones the base model (SmolLM2) finds about equally likely there: with "No search is needed"
 # against "I search", its prior for "No" was e^7 times larger and 56 SFT steps left it answering at once on 47 of 47
 # search-required validation questions. Variety stays in the tail of a reason, after the decision.
+# An image-search reason ends on its decision, so the action comes right after the words that chose it. The two
+# actions part at one token (`<img_search>` then `><` for `<img>`, or `>` then the crop's referring expression); with
+# wording that went on after the decision ("... with the whole picture: I do not recognise this flag"), the SFT
+# policy wrote `><` with probability 0.39 after a whole-picture reason and 0.32 after a crop reason (its training
+# conversations): it learned how often each action comes, not that it follows the reason. Ending the reason on the
+# decision, the same SFT budget gave 0.63 vs 0.34. One wording each; `pick` still draws once, so every other choice
+# of the teacher (and so the generated data apart from these reasons) is unchanged.
 REASON_IMAGE = {
-    "crop": [
-        "I search by image on a crop of {ref}: only that region matters.",
-        "I search by image on a crop of {ref}: I cannot tell what it is from its look alone.",
-        "I search by image on a crop of {ref} to identify it.",
-    ],
-    "whole": [
-        "I search by image with the whole picture: it is the object of the question.",
-        "I search by image with the whole picture to identify this {noun}.",
-        "I search by image with the whole picture: I do not recognise this {noun} with confidence.",
-    ],
+    "crop": ["I search by image on a crop of {ref}."],
+    "whole": ["I search by image with the whole picture."],
 }
 REASON_IDENTIFIED = [
     "The image search finds {name}.",

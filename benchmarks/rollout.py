@@ -30,6 +30,11 @@ Measured, per mode:
    than the raw replay, which re-prefills every prompt in full.
 4. memory: peak RSS of the process during the concurrent run (sampled every 5 ms from /proc), and its baseline.
 
+`--profile` picks the prompts and summary lengths: `paper` (default; the paper's ~400-token prompt and long
+summaries) or `compact` (one-line prompts, three-sentence summaries: what the embedded default policy is trained
+and evaluated with). The environment's tokens are prefilled, which is compute-bound and gains little from batching,
+so the longer they are, the lower the ratio.
+
 `--threads` sets torch's intra-op threads (default 1: on a shared 2-core machine OpenMP's spinning threads collide
 with other processes and every op gets slower; use 2 on an idle machine). One untimed warm-up rollout runs first.
 """
@@ -58,6 +63,7 @@ from graph.context import RunConfig
 from graph.demo import DEMO_QUESTION, DEMO_SCRIPT, demo_image
 from policy.batching import BatchingPolicy
 from policy.hf import ForcedHFPolicy, HFPolicy
+from policy.profile import PROFILES, get_profile
 from policy.tiny import init_tiny
 from tools.fixture import fixture_toolset
 from tools.images import make_ref, open_image
@@ -172,12 +178,13 @@ def raw_replay(policy: HFPolicy, batches: list[list[tuple[list[int], list, int]]
 
 def run_mode(mode: str, policy: HFPolicy, inputs: dict, args: argparse.Namespace, crop_dir: str) -> Result:
     """Sequential, concurrent and raw-replay measurements for one mode."""
+    profile = get_profile(args.profile)
     if mode == "forced":
         workload: Any = ForcedHFPolicy(policy, DEMO_SCRIPT, mode="generate")
-        ctx = RunConfig(max_new_tokens=256)
+        ctx = profile.run_config(RunConfig(max_new_tokens=256))
     else:
         workload = policy
-        ctx = RunConfig(max_new_tokens=args.max_new_tokens, max_turns=args.max_turns)
+        ctx = profile.run_config(RunConfig(max_new_tokens=args.max_new_tokens, max_turns=args.max_turns))
     tools = fixture_toolset(crop_dir=crop_dir)
     sequential_graph = build_graph(workload, tools)
     sequential_graph.invoke(inputs, context=ctx)  # warm-up
@@ -254,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         help="BatchingPolicy quiet period (its default, 5, splits the first turn when threads start slowly)",
     )
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    p.add_argument(
+        "--profile",
+        default="paper",
+        choices=sorted(PROFILES),
+        help="prompt profile: paper (long prompt and summaries) or compact (what the embedded default policy runs in)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="fp32")
     p.add_argument("--no-prefix-cache", action="store_true", help="re-prefill every turn's full prompt")
@@ -278,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         results = [run_mode(m, policy, inputs, args, str(Path(tmp) / "crops")) for m in modes]
         params = sum(x.numel() for x in policy.model.parameters())
     table = Table(
-        title=f"{args.rollouts} rollouts, tiny Qwen2.5-VL ({params / 1e6:.1f}M params), {args.threads} thread(s)"
+        title=f"{args.rollouts} rollouts, tiny Qwen2.5-VL ({params / 1e6:.1f}M params), {args.threads} thread(s), "
+        f"{args.profile} profile"
     )
     for col in (
         "mode",

@@ -187,6 +187,31 @@ def sample_question(cfg: MainConfig) -> None:
     print(f"gold answer: {example.gold.answer}")  # noqa: T201
 
 
+OPTION_HELP = {
+    "out": "the run folder (stages.json, checkpoints, evaluations, report)",
+    "world": "the frozen web's folder, built once and shared by every command",
+    "world_size": "frozen web size: full, small or fixture",
+    "base": "untrained policy: smol (SmolLM2-135M grafted into Qwen2.5-VL) or tiny (test-size, from scratch)",
+    "n": "SFT trajectories to generate",
+    "rl_n": "GRPO questions to generate",
+    "eval_pool": "questions generated per evaluation split",
+    "eval_n": "test questions each evaluation samples (the same sample for every row)",
+    "sft_config": "SFT recipe (YAML)",
+    "rl_config": "GRPO recipe (YAML)",
+    "sft_seconds": "SFT training-time cap in seconds; 0: none (--sft-steps sets the run)",
+    "rl_seconds": "GRPO training-time cap in seconds; 0: none (--rl-steps sets the run)",
+    "sft_steps": "SFT optimiser steps (~15 s each on 2 cores with AVX512-BF16, ~51 s on AVX2 only)",
+    "rl_steps": "GRPO steps, one question x 8 rollouts each (~33 s on 2 AVX512-BF16 cores, ~114 s on AVX2 only)",
+    "concurrency": "rollouts in flight per evaluation (batched decoding)",
+    "max_turns": "turns per agent run in the evaluations",
+    "max_new_tokens": "tokens per policy turn in the evaluations",
+    "max_format_errors": "an evaluation run stops after this many malformed turns in a row",
+    "seed": "seed of data generation, training and evaluation samples",
+    "report_to": "override the recipes' logger (none switches wandb off)",
+}
+"""Help text of each `MainConfig` field's option (the dataclass's attribute docstrings say why)."""
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The main job's options: every `MainConfig` field, plus `--from` and `--list`."""
     defaults = MainConfig()
@@ -199,7 +224,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "--" + f.name.replace("_", "-"),
             type=Path if isinstance(value, Path) else kind,
             default=value,
-            help=f"(default: {value})",
+            help=f"{OPTION_HELP.get(f.name, '')} (default: {value})".lstrip(),
         )
     p.add_argument("--from", dest="from_stage", metavar="STAGE", help="forget STAGE and every later one, then run")
     p.add_argument("--list", action="store_true", help="print the stages and their commands, run nothing")

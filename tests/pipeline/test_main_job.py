@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from graph.cli import parser
-from pipeline.run import forget_from, handle, load_record, run_main
+from pipeline.run import OPTION_HELP, forget_from, handle, load_record, run_main
 from pipeline.stages import MainConfig, Stage, main_stages
 
 # Each fake stage is a real subprocess: it logs its name, then writes its output, or exits 3 when told to fail.
@@ -139,6 +139,16 @@ def test_list_prints_the_commands(cfg, capsys):
     out = capsys.readouterr().out
     assert "deepmmsearch rl --config" in out and "11. report" in out
     assert not cfg.out.exists()
+
+
+def test_every_option_says_what_it_does(capsys):
+    from dataclasses import fields
+
+    assert set(OPTION_HELP) == {f.name for f in fields(MainConfig)}  # a new field needs its help text
+    with pytest.raises(SystemExit):
+        parser().parse_args(["main", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--sft-steps SFT_STEPS SFT optimiser steps" in text and "(default: 56)" in text
 
 
 def test_ctrl_c_in_a_stage_stops_the_job_resumably(cfg):

@@ -17,7 +17,8 @@ def frozenweb_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     world = root / "world"
     build_world("fixture", world)
     data = root / "data"
-    # seed 2: the fixture world's few split groups then hash into both evaluation splits (seed 0 gives no test split)
-    cfg = GenerateConfig(world=str(world), out=str(data), n=4, rl_n=0, eval_n=4, workers=1, seed=2)
+    # seed 6: the fixture world's few split groups then hash into both evaluation splits, with the shared Factbook
+    # media slice (../shared/data) and without it (a clone elsewhere): seed 2 left no validation question without it
+    cfg = GenerateConfig(world=str(world), out=str(data), n=4, rl_n=0, eval_n=4, workers=1, seed=6)
     generate(cfg, progress=False)
     return data

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -50,7 +51,7 @@ def _time_ms(fn: Callable[[], object], reps: int) -> float:
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1e3)
-    return sorted(times)[len(times) // 2]
+    return statistics.median(times)
 
 
 def measure(reps: int, tokens: int) -> list[Row]:

@@ -224,7 +224,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "--" + f.name.replace("_", "-"),
             type=Path if isinstance(value, Path) else kind,
             default=value,
-            help=f"{OPTION_HELP.get(f.name, '')} (default: {value})".lstrip(),
+            help=f"{OPTION_HELP[f.name]} (default: {value})",
         )
     p.add_argument("--from", dest="from_stage", metavar="STAGE", help="forget STAGE and every later one, then run")
     p.add_argument("--list", action="store_true", help="print the stages and their commands, run nothing")

@@ -53,6 +53,7 @@ def test_micro_batches_without_signal_skip_the_update(rl_setup, tmp_path: Path):
     trainer.model.train()
     trainer.current_gradient_accumulation_steps = 1  # set by `train()`, which this test does not run
     inputs = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))  # real graph rollouts
+    assert "ref_per_token_logps" not in inputs  # deferred: a flat micro-batch never pays the reference forward
     n = inputs["advantages"].shape[0]
     flat = trainer.compute_loss(trainer.model, {**inputs, "advantages": torch.zeros(n)})
     assert flat.item() == 0.0 and flat.grad_fn is None  # no forward ran, nothing to back-propagate
@@ -63,6 +64,36 @@ def test_micro_batches_without_signal_skip_the_update(rl_setup, tmp_path: Path):
     grads = [p.grad for name, p in trainer.model.named_parameters() if "lora" in name and p.grad is not None]
     assert grads and any(bool(g.abs().sum() > 0) for g in grads)
     assert trainer._metrics["train"]["update/skipped"] == [1.0, 0.0]
+
+
+def test_the_deferred_reference_is_the_policy_without_its_adapters(rl_setup, tmp_path: Path):
+    import torch
+
+    from rl.train import build_trainer
+
+    trainer = build_trainer(small_recipe(rl_setup, tmp_path / "ref", skip_zero_advantage=True), seed=0).trainer
+    trainer.model.train()
+    trainer.current_gradient_accumulation_steps = 1
+    inputs = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    with torch.no_grad():  # move the adapters off zero, so the policy and its reference differ
+        for name, p in trainer.model.named_parameters():
+            if "lora_B" in name:
+                p.add_(torch.randn_like(p) * 0.05)
+    ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], dim=1)
+    mask = torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], dim=1)
+    kept = inputs["completion_ids"].size(1)
+    kw = {k: inputs[k] for k in ("pixel_values", "image_grid_thw", "num_images", "mm_token_type_ids")}
+    with torch.no_grad():
+        policy, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, kept, **kw)
+        with trainer.model.disable_adapter():
+            base, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, kept, **kw)
+    deferred = trainer.reference_logps(inputs)
+    real = inputs["completion_mask"].bool()
+    assert torch.allclose(deferred[real], base[real], atol=1e-6)  # the loss's own forward inputs, adapters off
+    assert (deferred[real] - policy[real]).abs().max() > 0.05  # and the adapters were really off
+    signed = torch.tensor([1.0 if i % 2 else -1.0 for i in range(ids.shape[0])])
+    trainer.compute_loss(trainer.model, {**inputs, "advantages": signed})
+    assert trainer._metrics["train"]["kl"][-1] > 0  # the loss used that reference, not the policy itself
 
 
 def test_dataset_prompts_are_the_graphs_first_message(rl_setup, tmp_path: Path):

@@ -3,7 +3,7 @@
 The paper's reward (§4, paper.md) is `0.9 × correctness + 0.1 × format`: correctness is the judge's verdict on the
 final answer (rule-based offline, the paper's LLM judge online: any `evals.judge.Judge`), format is whether every
 turn followed the protocol and the run ended with an answer. Optional terms shape tool use: a cost per executed
-search and a penalty per call the limits refused.
+search, the same cost charged only to runs whose answer is right, and a penalty per call the limits refused.
 
 `Rubric.functions()` returns one TRL reward function per non-zero term, and `Rubric.weights()` their weights for
 `GRPOConfig.reward_weights`: TRL then logs each term as `rewards/<name>/mean` and `/std` and sums them weighted,
@@ -95,6 +95,18 @@ def search_cost(outcome: RolloutOutcome) -> float:
     return -float(outcome["image_searches"] + outcome["text_searches"])
 
 
+def correct_search_cost(outcome: RolloutOutcome, correct: float) -> float:
+    """Minus the number of executed searches of a run judged right (`correct` 1.0), else 0.
+
+    A plain search cost also pays a wrong run for not searching, so in a group where nobody finds the answer the
+    run that gave up at once earns the most, and GRPO learns to stop searching (measured with the format term,
+    which rewards the same). Charged only to right answers, the cost ranks right runs by how few searches they
+    needed (a search-free question answered from the picture beats the same answer after a search) and leaves a
+    group of wrong runs without signal.
+    """
+    return -float(outcome["image_searches"] + outcome["text_searches"]) if correct > 0 else 0.0
+
+
 def refused_calls(outcome: RolloutOutcome) -> float:
     """Minus the number of tool calls the limits refused (a second image search, an eleventh call …)."""
     return -float(outcome["refused_calls"])
@@ -108,6 +120,9 @@ class Rubric:
     format: float = 0.1
     search_cost: float = 0.0
     """Per executed search, e.g. 0.02 to discourage searches the policy does not need."""
+    correct_search_cost: float = 0.0
+    """Per executed search of a run whose answer is right (`correct_search_cost`): fewer searches where they were
+    not needed, without rewarding a wrong run for giving up."""
     refused_calls: float = 0.0
     """Per refused tool call."""
 
@@ -121,6 +136,7 @@ class Rubric:
             "correctness": self.correctness,
             "format": self.format,
             "search_cost": self.search_cost,
+            "correct_search_cost": self.correct_search_cost,
             "refused_calls": self.refused_calls,
         }
 
@@ -130,27 +146,74 @@ class Rubric:
 
     def functions(self, judge: Judge | None = None) -> list[Callable[..., list[float]]]:
         """TRL reward functions for the non-zero terms; the correctness one judges with `judge` (default: rules)."""
-        judge = judge or RuleJudge()
+        verdicts = Verdicts(judge or RuleJudge())  # shared: each rollout is judged once per step
         makers: dict[str, Callable[[], Callable[..., list[float]]]] = {
-            "correctness": lambda: _correctness_function(judge),
+            "correctness": lambda: _correctness_function(verdicts),
             "format": lambda: _outcome_function("format", format_validity),
             "search_cost": lambda: _outcome_function("search_cost", search_cost),
+            "correct_search_cost": lambda: _correct_search_cost_function(verdicts),
             "refused_calls": lambda: _outcome_function("refused_calls", refused_calls),
         }
         return [makers[name]() for name, w in self.terms().items() if w != 0]
 
     def total(self, outcome: RolloutOutcome, question: str, gold: Gold, judge: Judge | None = None) -> float:
         """The weighted reward of one rollout (what TRL computes from `functions()` and `weights()`)."""
+        right = correctness(outcome, question, gold, judge or RuleJudge())
         parts = {
-            "correctness": correctness(outcome, question, gold, judge or RuleJudge()),
+            "correctness": right,
             "format": format_validity(outcome),
             "search_cost": search_cost(outcome),
+            "correct_search_cost": correct_search_cost(outcome, right),
             "refused_calls": refused_calls(outcome),
         }
         return sum(w * parts[name] for name, w in self.terms().items())
 
 
-def _correctness_function(judge: Judge) -> Callable[..., list[float]]:
+class Verdicts:
+    """The judge's verdicts, remembered by (question, answer, gold): terms that need the verdict share one judge call.
+
+    TRL calls each reward function on the same rollouts in turn; with an LLM judge a second call per rollout would
+    double the judge's latency. Bounded: the memory is cleared when it outgrows `max_size`.
+    """
+
+    def __init__(self, judge: Judge, max_size: int = 4096) -> None:
+        """Remember up to `max_size` verdicts of `judge`."""
+        self.judge = judge
+        self.max_size = max_size
+        self._seen: dict[tuple[str, str, str, Gold], float] = {}
+
+    def __call__(self, outcome: RolloutOutcome, question: str, gold: Gold) -> float:
+        """`correctness` of one rollout, judged at most once."""
+        key = (question, outcome["stop_reason"], outcome["answer"] or "", gold)
+        if key not in self._seen:
+            if len(self._seen) >= self.max_size:
+                self._seen.clear()
+            self._seen[key] = correctness(outcome, question, gold, self.judge)
+        return self._seen[key]
+
+
+def _verdict_columns(verdicts: Verdicts) -> Callable[..., list[float]]:
+    """The verdicts of TRL's reward-function columns (rollouts, questions and the gold answer's columns)."""
+
+    def judged(
+        rollout: list[RolloutOutcome],
+        question: list[str],
+        answer: list[str],
+        aliases: list[list[str] | None],
+        numeric: list[float | None],
+        tolerance: list[float | None],
+    ) -> list[float]:
+        return [
+            verdicts(o, q, gold_of(a, al, n, t or 0.0))
+            for o, q, a, al, n, t in zip(rollout, question, answer, aliases, numeric, tolerance, strict=True)
+        ]
+
+    return judged
+
+
+def _correctness_function(verdicts: Verdicts) -> Callable[..., list[float]]:
+    judged = _verdict_columns(verdicts)
+
     def correctness_reward(
         *,
         rollout: list[RolloutOutcome],
@@ -163,16 +226,33 @@ def _correctness_function(judge: Judge) -> Callable[..., list[float]]:
         **_: Any,
     ) -> list[float]:
         started = time.perf_counter()
-        out = [
-            correctness(o, q, gold_of(a, al, n, t or 0.0), judge)
-            for o, q, a, al, n, t in zip(rollout, question, answer, aliases, numeric, tolerance, strict=True)
-        ]
+        out = judged(rollout, question, answer, aliases, numeric, tolerance)
         if log_metric is not None:
             log_metric("judge/seconds_per_answer", (time.perf_counter() - started) / max(1, len(out)))
         return out
 
     correctness_reward.__name__ = "correctness"
     return correctness_reward
+
+
+def _correct_search_cost_function(verdicts: Verdicts) -> Callable[..., list[float]]:
+    judged = _verdict_columns(verdicts)
+
+    def correct_search_cost_reward(
+        *,
+        rollout: list[RolloutOutcome],
+        question: list[str],
+        answer: list[str],
+        aliases: list[list[str] | None],
+        numeric: list[float | None],
+        tolerance: list[float | None],
+        **_: Any,
+    ) -> list[float]:
+        right = judged(rollout, question, answer, aliases, numeric, tolerance)
+        return [correct_search_cost(o, r) for o, r in zip(rollout, right, strict=True)]
+
+    correct_search_cost_reward.__name__ = "correct_search_cost"
+    return correct_search_cost_reward
 
 
 def _outcome_function(name: str, term: Callable[[RolloutOutcome], float]) -> Callable[..., list[float]]:

@@ -98,6 +98,8 @@ class RLRecipe:
     reward_correctness: float = 0.9
     reward_format: float = 0.1
     reward_search_cost: float = 0.0
+    reward_correct_search_cost: float = 0.0
+    """Per search of a run whose answer is right (`rl.rewards.correct_search_cost`); a wrong run pays nothing."""
     reward_refused_calls: float = 0.0
     judge: str = "rule"
     """"rule" (offline) or "llm" (the paper's LLM judge at `judge_base_url` / `judge_model`)."""
@@ -151,6 +153,7 @@ class RLRecipe:
             correctness=self.reward_correctness,
             format=self.reward_format,
             search_cost=self.reward_search_cost,
+            correct_search_cost=self.reward_correct_search_cost,
             refused_calls=self.reward_refused_calls,
         )
 

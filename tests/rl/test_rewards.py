@@ -15,6 +15,7 @@ from policy.scripted import ScriptedPolicy
 from rl.rewards import (
     RolloutOutcome,
     Rubric,
+    correct_search_cost,
     correctness,
     format_validity,
     gold_of,
@@ -119,6 +120,43 @@ def test_rubric_with_a_search_cost_adds_a_logged_term():
     assert [f.__name__ for f in rubric.functions()] == ["correctness", "format", "search_cost"]
     assert rubric.weights() == [0.9, 0.1, 0.05]
     assert rubric.total(answered_japan(text_searches=2), "q", gold_of("Japan")) == pytest.approx(1.0 - 0.15)
+
+
+def test_a_correct_search_cost_charges_only_right_answers():
+    searched = answered_japan(image_searches=1, text_searches=1)
+    assert correct_search_cost(searched, 1.0) == -2.0 and correct_search_cost(searched, 0.0) == 0.0
+    rubric = Rubric(format=0.0, correct_search_cost=0.05)
+    gold = gold_of("Japan")
+    direct, wrong = answered_japan(image_searches=0, text_searches=0), answered_japan(answer="France")
+    gave_up = answered_japan(stop_reason="max_turns", answer=GIVE_UP_ANSWER, image_searches=0, text_searches=0)
+    totals = [rubric.total(o, "q", gold) for o in (direct, searched, wrong, gave_up)]
+    assert totals == pytest.approx(
+        [0.9, 0.8, 0.0, 0.0]
+    )  # right: fewer searches earn more; wrong: giving up earns nothing
+    assert [f.__name__ for f in rubric.functions()] == ["correctness", "correct_search_cost"]
+
+
+def test_terms_that_need_the_verdict_share_one_judge_call():
+    class CountingJudge(RuleJudge):  # a real rule judge that counts its calls
+        calls = 0
+
+        def judge(self, question, answer, gold):
+            CountingJudge.calls += 1
+            return super().judge(question, answer, gold)
+
+    funcs = Rubric(correct_search_cost=0.05).functions(CountingJudge())
+    rollouts = [answered_japan(text_searches=1), answered_japan(answer="France", text_searches=2)]
+    columns = dict(
+        rollout=rollouts,
+        question=["q"] * 2,
+        answer=["Japan"] * 2,
+        aliases=[None] * 2,
+        numeric=[None] * 2,
+        tolerance=[None] * 2,
+    )
+    per_term = [f(prompts=[], completions=[], completion_ids=[], **columns) for f in funcs]
+    assert per_term == [[1.0, 0.0], [1.0, 1.0], [-2.0, 0.0]]  # correctness, format, correct_search_cost (2 searches)
+    assert CountingJudge.calls == 2  # one verdict per rollout, not one per term
 
 
 def test_a_rubric_with_nothing_to_learn_is_refused():

@@ -104,7 +104,7 @@ def correct_search_cost(outcome: RolloutOutcome, correct: float) -> float:
     needed (a search-free question answered from the picture beats the same answer after a search) and leaves a
     group of wrong runs without signal.
     """
-    return -float(outcome["image_searches"] + outcome["text_searches"]) if correct > 0 else 0.0
+    return search_cost(outcome) if correct > 0 else 0.0
 
 
 def refused_calls(outcome: RolloutOutcome) -> float:
@@ -148,10 +148,10 @@ class Rubric:
         """TRL reward functions for the non-zero terms; the correctness one judges with `judge` (default: rules)."""
         verdicts = Verdicts(judge or RuleJudge())  # shared: each rollout is judged once per step
         makers: dict[str, Callable[[], Callable[..., list[float]]]] = {
-            "correctness": lambda: _correctness_function(verdicts),
+            "correctness": lambda: _judged_function("correctness", verdicts, lambda _, r: r, log_latency=True),
             "format": lambda: _outcome_function("format", format_validity),
             "search_cost": lambda: _outcome_function("search_cost", search_cost),
-            "correct_search_cost": lambda: _correct_search_cost_function(verdicts),
+            "correct_search_cost": lambda: _judged_function("correct_search_cost", verdicts, correct_search_cost),
             "refused_calls": lambda: _outcome_function("refused_calls", refused_calls),
         }
         return [makers[name]() for name, w in self.terms().items() if w != 0]
@@ -192,29 +192,12 @@ class Verdicts:
         return self._seen[key]
 
 
-def _verdict_columns(verdicts: Verdicts) -> Callable[..., list[float]]:
-    """The verdicts of TRL's reward-function columns (rollouts, questions and the gold answer's columns)."""
+def _judged_function(
+    name: str, verdicts: Verdicts, term: Callable[[RolloutOutcome, float], float], *, log_latency: bool = False
+) -> Callable[..., list[float]]:
+    """A TRL reward function of each rollout and its verdict (judged from the rollout and the gold columns)."""
 
-    def judged(
-        rollout: list[RolloutOutcome],
-        question: list[str],
-        answer: list[str],
-        aliases: list[list[str] | None],
-        numeric: list[float | None],
-        tolerance: list[float | None],
-    ) -> list[float]:
-        return [
-            verdicts(o, q, gold_of(a, al, n, t or 0.0))
-            for o, q, a, al, n, t in zip(rollout, question, answer, aliases, numeric, tolerance, strict=True)
-        ]
-
-    return judged
-
-
-def _correctness_function(verdicts: Verdicts) -> Callable[..., list[float]]:
-    judged = _verdict_columns(verdicts)
-
-    def correctness_reward(
+    def reward(
         *,
         rollout: list[RolloutOutcome],
         question: list[str],
@@ -226,33 +209,16 @@ def _correctness_function(verdicts: Verdicts) -> Callable[..., list[float]]:
         **_: Any,
     ) -> list[float]:
         started = time.perf_counter()
-        out = judged(rollout, question, answer, aliases, numeric, tolerance)
-        if log_metric is not None:
-            log_metric("judge/seconds_per_answer", (time.perf_counter() - started) / max(1, len(out)))
-        return out
+        right = [
+            verdicts(o, q, gold_of(a, al, n, t or 0.0))
+            for o, q, a, al, n, t in zip(rollout, question, answer, aliases, numeric, tolerance, strict=True)
+        ]
+        if log_latency and log_metric is not None:
+            log_metric("judge/seconds_per_answer", (time.perf_counter() - started) / max(1, len(right)))
+        return [term(o, r) for o, r in zip(rollout, right, strict=True)]
 
-    correctness_reward.__name__ = "correctness"
-    return correctness_reward
-
-
-def _correct_search_cost_function(verdicts: Verdicts) -> Callable[..., list[float]]:
-    judged = _verdict_columns(verdicts)
-
-    def correct_search_cost_reward(
-        *,
-        rollout: list[RolloutOutcome],
-        question: list[str],
-        answer: list[str],
-        aliases: list[list[str] | None],
-        numeric: list[float | None],
-        tolerance: list[float | None],
-        **_: Any,
-    ) -> list[float]:
-        right = judged(rollout, question, answer, aliases, numeric, tolerance)
-        return [correct_search_cost(o, r) for o, r in zip(rollout, right, strict=True)]
-
-    correct_search_cost_reward.__name__ = "correct_search_cost"
-    return correct_search_cost_reward
+    reward.__name__ = name
+    return reward
 
 
 def _outcome_function(name: str, term: Callable[[RolloutOutcome], float]) -> Callable[..., list[float]]:

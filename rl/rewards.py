@@ -3,7 +3,8 @@
 The paper's reward (§4, paper.md) is `0.9 × correctness + 0.1 × format`: correctness is the judge's verdict on the
 final answer (rule-based offline, the paper's LLM judge online: any `evals.judge.Judge`), format is whether every
 turn followed the protocol and the run ended with an answer. Optional terms shape tool use: a cost per executed
-search, the same cost charged only to runs whose answer is right, and a penalty per call the limits refused.
+search, the same cost charged only to runs whose answer is right, a cost per tool the question did not need (read
+from the generator's labels, like the gold answer), and a penalty per call the limits refused.
 
 `Rubric.functions()` returns one TRL reward function per non-zero term, and `Rubric.weights()` their weights for
 `GRPOConfig.reward_weights`: TRL then logs each term as `rewards/<name>/mean` and `/std` and sums them weighted,
@@ -21,7 +22,7 @@ from typing import Any
 from typing_extensions import TypedDict
 
 from evals.judge import Gold, Judge, RuleJudge
-from evals.records import crop_attempts, repeated_queries
+from evals.records import SEARCH_TYPES, crop_attempts, crop_needed, repeated_queries
 
 
 class RolloutOutcome(TypedDict):
@@ -107,6 +108,31 @@ def correct_search_cost(outcome: RolloutOutcome, correct: float) -> float:
     return search_cost(outcome) if correct > 0 else 0.0
 
 
+def needless_tools(outcome: RolloutOutcome, search_type: str, target: str | None) -> float:
+    """Minus the tool actions the question did not need, by the generator's labels.
+
+    Any search or crop on a search-free question counts, and a crop on one that needs no crop
+    (`evals.records.crop_needed`: only an object of a composite picture takes one).
+
+    The paper's GRPO ends with fewer unnecessary crops; on 2 cores GRPO learned the opposite, because correctness
+    alone rarely shows that a search cost an answer (a search-free group is usually all right or all wrong) while
+    every search-required success pays for searching everywhere. The generator knows which tools a question needs
+    (`search_type`, `target`), so the reward can judge the decision itself, as the judge reads the gold answer:
+    labels enter the reward only, never the prompt. A chosen crop counts even where grounding failed (the image
+    search it opens never ran); the cost does not depend on the verdict, so a group that answered wrongly without
+    searching still ranks above a run that also searched.
+
+    Raises:
+        ValueError: an unknown search type.
+    """
+    if search_type not in SEARCH_TYPES:
+        raise ValueError(f"unknown search_type {search_type!r}: expected one of {SEARCH_TYPES}")
+    failed_crops = max(0, outcome["crop_attempts"] - outcome["crops"])
+    if search_type == "none":
+        return -float(outcome["image_searches"] + outcome["text_searches"] + failed_crops)
+    return 0.0 if crop_needed(target, search_type) else -float(outcome["crop_attempts"])
+
+
 def refused_calls(outcome: RolloutOutcome) -> float:
     """Minus the number of tool calls the limits refused (a second image search, an eleventh call …)."""
     return -float(outcome["refused_calls"])
@@ -123,6 +149,8 @@ class Rubric:
     correct_search_cost: float = 0.0
     """Per executed search of a run whose answer is right (`correct_search_cost`): fewer searches where they were
     not needed, without rewarding a wrong run for giving up."""
+    needless_tools: float = 0.0
+    """Per tool action the question did not need (`needless_tools`; needs the `search_type` and `target` columns)."""
     refused_calls: float = 0.0
     """Per refused tool call."""
 
@@ -137,6 +165,7 @@ class Rubric:
             "format": self.format,
             "search_cost": self.search_cost,
             "correct_search_cost": self.correct_search_cost,
+            "needless_tools": self.needless_tools,
             "refused_calls": self.refused_calls,
         }
 
@@ -152,18 +181,35 @@ class Rubric:
             "format": lambda: _outcome_function("format", format_validity),
             "search_cost": lambda: _outcome_function("search_cost", search_cost),
             "correct_search_cost": lambda: _judged_function("correct_search_cost", verdicts, correct_search_cost),
+            "needless_tools": _needless_tools_function,
             "refused_calls": lambda: _outcome_function("refused_calls", refused_calls),
         }
         return [makers[name]() for name, w in self.terms().items() if w != 0]
 
-    def total(self, outcome: RolloutOutcome, question: str, gold: Gold, judge: Judge | None = None) -> float:
-        """The weighted reward of one rollout (what TRL computes from `functions()` and `weights()`)."""
+    def total(
+        self,
+        outcome: RolloutOutcome,
+        question: str,
+        gold: Gold,
+        judge: Judge | None = None,
+        *,
+        search_type: str | None = None,
+        target: str | None = None,
+    ) -> float:
+        """The weighted reward of one rollout (what TRL computes from `functions()` and `weights()`).
+
+        Raises:
+            ValueError: `needless_tools` is weighted but no `search_type` was given.
+        """
         right = correctness(outcome, question, gold, judge or RuleJudge())
+        if self.needless_tools and search_type is None:
+            raise ValueError("the needless_tools term needs the question's search_type")
         parts = {
             "correctness": right,
             "format": format_validity(outcome),
             "search_cost": search_cost(outcome),
             "correct_search_cost": correct_search_cost(outcome, right),
+            "needless_tools": needless_tools(outcome, search_type, target) if search_type is not None else 0.0,
             "refused_calls": refused_calls(outcome),
         }
         return sum(w * parts[name] for name, w in self.terms().items())
@@ -219,6 +265,25 @@ def _judged_function(
 
     reward.__name__ = name
     return reward
+
+
+def _needless_tools_function() -> Callable[..., list[float]]:
+    """The TRL reward function of `needless_tools` (reads the `search_type` and `target` dataset columns)."""
+
+    def needless_tools_reward(
+        *,
+        rollout: list[RolloutOutcome],
+        search_type: list[str] | None = None,
+        target: list[str | None] | None = None,
+        **_: Any,
+    ) -> list[float]:
+        if search_type is None:
+            raise ValueError("reward needless_tools needs a search_type column in the GRPO dataset")
+        targets = target if target is not None else [None] * len(rollout)
+        return [needless_tools(o, s, t) for o, s, t in zip(rollout, search_type, targets, strict=True)]
+
+    needless_tools_reward.__name__ = "needless_tools"
+    return needless_tools_reward
 
 
 def _outcome_function(name: str, term: Callable[[RolloutOutcome], float]) -> Callable[..., list[float]]:

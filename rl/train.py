@@ -100,6 +100,9 @@ class RLRecipe:
     reward_search_cost: float = 0.0
     reward_correct_search_cost: float = 0.0
     """Per search of a run whose answer is right (`rl.rewards.correct_search_cost`); a wrong run pays nothing."""
+    reward_needless_tools: float = 0.0
+    """Per tool action the question did not need, by the generator's labels (`rl.rewards.needless_tools`): a search
+    on a search-free question, a crop where no crop is needed. Needs `search_type` (and `target`) in the data."""
     reward_refused_calls: float = 0.0
     judge: str = "rule"
     """"rule" (offline) or "llm" (the paper's LLM judge at `judge_base_url` / `judge_model`)."""
@@ -154,6 +157,7 @@ class RLRecipe:
             format=self.reward_format,
             search_cost=self.reward_search_cost,
             correct_search_cost=self.reward_correct_search_cost,
+            needless_tools=self.reward_needless_tools,
             refused_calls=self.reward_refused_calls,
         )
 
@@ -193,6 +197,8 @@ def build_dataset(recipe: RLRecipe) -> tuple[Any, dict[str, str]]:
     rows = loaded[recipe.split]
     if recipe.only_teacher_solved and "teacher_solved" in rows.column_names:
         rows = rows.filter(lambda r: bool(r["teacher_solved"]))
+    if recipe.reward_needless_tools and "search_type" not in rows.column_names:
+        raise ValueError(f"reward_needless_tools needs a search_type column, and {recipe.data} has none")
     if recipe.search_types is not None:
         unknown = set(recipe.search_types) - set(SEARCH_TYPES)
         if unknown or not recipe.search_types:

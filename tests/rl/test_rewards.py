@@ -19,6 +19,7 @@ from rl.rewards import (
     correctness,
     format_validity,
     gold_of,
+    needless_tools,
     outcome_from_state,
     refused_calls,
     search_cost,
@@ -134,6 +135,51 @@ def test_a_correct_search_cost_charges_only_right_answers():
         [0.9, 0.8, 0.0, 0.0]
     )  # right: fewer searches earn more; wrong: giving up earns nothing
     assert [f.__name__ for f in rubric.functions()] == ["correctness", "correct_search_cost"]
+
+
+def test_needless_tools_charge_what_the_question_did_not_need(tools, inputs):
+    cropped = run(CROP_THEN_ANSWER, tools, inputs)  # a cut crop, then an image search
+    failed = run(  # a crop whose grounding failed (no image search ran), then a text search
+        [
+            "<reason>The purple flag decides it.</reason><img_search>the purple flag</img_search>",
+            "<reason>r</reason><text_search>flag of Japan</text_search>",
+            "<reason>It is Japan.</reason><answer>Japan</answer>",
+        ],
+        tools,
+        inputs,
+    )
+    direct = run(["<reason>It is Japan's flag.</reason><answer>Japan</answer>"], tools, inputs)
+    # search-free question: every search and every chosen crop is needless, answering at once costs nothing
+    assert needless_tools(cropped, "none", None) == -1.0  # the crop opened the one image search
+    assert needless_tools(failed, "none", None) == -2.0  # the failed crop and the text search
+    assert needless_tools(direct, "none", None) == 0.0
+    # an image search on a single picture needs no crop; on a composite's object it does
+    assert needless_tools(cropped, "image", None) == -1.0 and needless_tools(failed, "mixed", "") == -1.0
+    assert needless_tools(cropped, "image", "the flag on the left") == 0.0
+    assert needless_tools(failed, "text", None) == -1.0  # text search is what a text question needs; the crop is not
+    assert needless_tools(direct, "text", None) == needless_tools(direct, "image", "x") == 0.0
+    with pytest.raises(ValueError, match="unknown search_type"):
+        needless_tools(direct, "images", None)
+
+
+def test_needless_tools_reads_the_label_columns_and_outranks_a_lucky_search():
+    rubric = Rubric(format=0.0, needless_tools=0.3)
+    (fn,) = [f for f in rubric.functions() if f.__name__ == "needless_tools"]
+    searched = answered_japan(image_searches=1, crops=1, crop_attempts=1)
+    direct = answered_japan(image_searches=0, crops=0, crop_attempts=0, tool_calls=0, turns=1, valid_turns=1)
+    columns = dict(rollout=[searched, searched, direct], search_type=["none", "image", "none"])
+    assert fn(target=["", "a flag on the left", None], **columns) == [-1.0, 0.0, 0.0]
+    assert fn(**columns) == [-1.0, -1.0, 0.0]  # no target column: nothing is a composite's object
+    with pytest.raises(ValueError, match="search_type column"):
+        fn(rollout=[searched])
+    gold = gold_of("Japan")
+    wrong_direct = answered_japan(answer="France", image_searches=0, crops=0, crop_attempts=0)
+    wrong_searched = answered_japan(answer="France")
+    totals = [rubric.total(o, "q", gold, search_type="none") for o in (direct, searched, wrong_direct, wrong_searched)]
+    assert totals == pytest.approx([0.9, 0.6, 0.0, -0.3])  # on a search-free question the decision itself is judged
+    assert rubric.total(searched, "q", gold, search_type="image", target="the flag") == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="search_type"):
+        rubric.total(searched, "q", gold)
 
 
 def test_terms_that_need_the_verdict_share_one_judge_call():

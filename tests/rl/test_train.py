@@ -122,6 +122,31 @@ def test_search_types_keep_only_those_questions(rl_setup, tmp_path: Path):
             build_dataset(small_recipe(rl_setup, tmp_path / "bad", search_types=bad))
 
 
+def test_a_needless_tools_reward_needs_the_search_type_column(rl_setup, tmp_path: Path):
+    import datasets
+
+    rows, _ = build_dataset(small_recipe(rl_setup, tmp_path / "ok", reward_needless_tools=0.3))
+    assert "search_type" in rows.column_names
+    unlabelled = tmp_path / "unlabelled"
+    loaded = datasets.load_from_disk(small_recipe(rl_setup, tmp_path / "x").data)
+    datasets.DatasetDict({k: v.remove_columns(["search_type"]) for k, v in loaded.items()}).save_to_disk(unlabelled)
+    with pytest.raises(ValueError, match="needs a search_type column"):
+        build_dataset(small_recipe(rl_setup, tmp_path / "bad", data=str(unlabelled), reward_needless_tools=0.3))
+    rows, _ = build_dataset(small_recipe(rl_setup, tmp_path / "plain", data=str(unlabelled)))  # fine without it
+    assert "search_type" not in rows.column_names
+
+
+def test_trl_hands_the_label_columns_to_the_needless_tools_reward(rl_setup, tmp_path: Path):
+    from rl.train import build_trainer
+
+    recipe = small_recipe(rl_setup, tmp_path / "labels", reward_needless_tools=0.3)
+    trainer = build_trainer(recipe, seed=0).trainer
+    trainer.current_gradient_accumulation_steps = 1
+    trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))  # real rollouts, rewards through TRL
+    logged = trainer._metrics["train"]
+    assert "rewards/needless_tools/mean" in logged and logged["rewards/needless_tools/mean"][-1] <= 0.0
+
+
 def test_recipes_set_the_paper_values_explicitly():
     tiny = RLRecipe.load(RECIPE)
     big = RLRecipe.load(ROOT / "recipes" / "rl-qwen2.5-vl-7b.yaml")

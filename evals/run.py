@@ -85,10 +85,18 @@ class EvalConfig:
 
     @property
     def model(self) -> str:
-        """The model's name in the report."""
+        """The model's name in the report: `model_name`, else the checkpoint folder's name.
+
+        Training writes every checkpoint as `<run>/final` or `<run>/checkpoint-N`, so those carry their run's folder
+        (`sft/final`, `rl/final`): two runs' checkpoints then get two names, which the report needs to tell them apart.
+        """
         if self.model_name:
             return self.model_name
-        return Path(self.policy.split(":", 1)[1]).name if self.policy.startswith("hf:") else self.policy
+        if not self.policy.startswith("hf:"):
+            return self.policy
+        folder = Path(self.policy.split(":", 1)[1])
+        generic = folder.name == "final" or folder.name.startswith("checkpoint-")
+        return f"{folder.parent.name}/{folder.name}" if generic and folder.parent.name else folder.name
 
 
 def git_commit() -> str:

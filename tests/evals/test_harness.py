@@ -182,3 +182,13 @@ def test_refusals_are_clean_observations_not_format_errors(vqa, tmp_path: Path):
     run_eval(config(vqa, tmp_path / "d", workflow="direct"), progress=False)
     for r in results(tmp_path / "d"):
         assert r["counters"]["parse_errors"] == 0 and not r["refined"]
+
+
+def test_a_checkpoint_named_by_its_training_run_gets_its_runs_name():
+    def name(policy: str, **kw) -> str:
+        return EvalConfig(benchmark="frozenweb", data="d", out="o", policy=policy, **kw).model
+
+    assert name("hf:runs/main/sft/final") == "sft/final" != name("hf:runs/main/rl/final") == "rl/final"
+    assert name("hf:runs/rl/x/checkpoint-20") == "x/checkpoint-20"
+    assert name("hf:models/qwen2.5-vl-7b") == "qwen2.5-vl-7b" and name("hf:final") == "final"
+    assert name("oracle") == "oracle" and name("hf:runs/main/sft/final", model_name="SFT") == "SFT"

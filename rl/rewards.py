@@ -111,8 +111,9 @@ def correct_search_cost(outcome: RolloutOutcome, correct: float) -> float:
 def needless_tools(outcome: RolloutOutcome, search_type: str, target: str | None) -> float:
     """Minus the tool actions the question did not need, by the generator's labels.
 
-    Any search or crop on a search-free question counts, and a crop on one that needs no crop
-    (`evals.records.crop_needed`: only an object of a composite picture takes one).
+    Any search or crop on a search-free question counts; on other questions, a crop where none is needed
+    (`evals.records.crop_needed`: only an object of a composite picture takes one) and a text search repeating an
+    earlier query word for word (it returns what the agent has already read; a refined query costs nothing).
 
     The paper's GRPO ends with fewer unnecessary crops; on 2 cores GRPO learned the opposite, because correctness
     alone rarely shows that a search cost an answer (a search-free group is usually all right or all wrong) while
@@ -130,7 +131,8 @@ def needless_tools(outcome: RolloutOutcome, search_type: str, target: str | None
     failed_crops = max(0, outcome["crop_attempts"] - outcome["crops"])
     if search_type == "none":
         return -float(outcome["image_searches"] + outcome["text_searches"] + failed_crops)
-    return 0.0 if crop_needed(target, search_type) else -float(outcome["crop_attempts"])
+    unneeded_crops = 0 if crop_needed(target, search_type) else outcome["crop_attempts"]
+    return -float(unneeded_crops + outcome["repeated_queries"])
 
 
 def refused_calls(outcome: RolloutOutcome) -> float:
@@ -150,7 +152,8 @@ class Rubric:
     """Per executed search of a run whose answer is right (`correct_search_cost`): fewer searches where they were
     not needed, without rewarding a wrong run for giving up."""
     needless_tools: float = 0.0
-    """Per tool action the question did not need (`needless_tools`; needs the `search_type` and `target` columns)."""
+    """Per tool action the question did not need (`needless_tools`: a search on a search-free question, a crop where
+    none is needed, a repeated query); needs the `search_type` and `target` columns."""
     refused_calls: float = 0.0
     """Per refused tool call."""
 

@@ -102,7 +102,8 @@ class RLRecipe:
     """Per search of a run whose answer is right (`rl.rewards.correct_search_cost`); a wrong run pays nothing."""
     reward_needless_tools: float = 0.0
     """Per tool action the question did not need, by the generator's labels (`rl.rewards.needless_tools`): a search
-    on a search-free question, a crop where no crop is needed. Needs `search_type` (and `target`) in the data."""
+    on a search-free question, a crop where no crop is needed, a repeated text query. Needs `search_type` (and
+    `target`) in the data."""
     reward_refused_calls: float = 0.0
     judge: str = "rule"
     """"rule" (offline) or "llm" (the paper's LLM judge at `judge_base_url` / `judge_model`)."""

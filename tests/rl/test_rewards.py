@@ -158,6 +158,18 @@ def test_needless_tools_charge_what_the_question_did_not_need(tools, inputs):
     assert needless_tools(cropped, "image", "the flag on the left") == 0.0
     assert needless_tools(failed, "text", None) == -1.0  # text search is what a text question needs; the crop is not
     assert needless_tools(direct, "text", None) == needless_tools(direct, "image", "x") == 0.0
+    repeated = run(  # the same query twice, then a refined one
+        [
+            "<reason>r</reason><text_search>flag of Japan</text_search>",
+            "<reason>r</reason><text_search>Flag of  JAPAN</text_search>",
+            "<reason>r</reason><text_search>capital of Japan</text_search>",
+            "<reason>It is Japan.</reason><answer>Japan</answer>",
+        ],
+        tools,
+        inputs,
+    )
+    assert needless_tools(repeated, "text", None) == -1.0  # only the repeat; the refinement is what text needs
+    assert needless_tools(repeated, "none", None) == -3.0  # every search of a search-free question
     with pytest.raises(ValueError, match="unknown search_type"):
         needless_tools(direct, "images", None)
 

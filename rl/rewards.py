@@ -3,8 +3,9 @@
 The paper's reward (§4, paper.md) is `0.9 × correctness + 0.1 × format`: correctness is the judge's verdict on the
 final answer (rule-based offline, the paper's LLM judge online: any `evals.judge.Judge`), format is whether every
 turn followed the protocol and the run ended with an answer. Optional terms shape tool use: a cost per executed
-search, the same cost charged only to runs whose answer is right, a cost per tool the question did not need (read
-from the generator's labels, like the gold answer), and a penalty per call the limits refused.
+search, the same cost charged only to runs whose answer is right, a cost per tool the question did not need and one
+per search-required question left without a search (both read from the generator's labels, like the gold answer),
+and a penalty per call the limits refused.
 
 `Rubric.functions()` returns one TRL reward function per non-zero term, and `Rubric.weights()` their weights for
 `GRPOConfig.reward_weights`: TRL then logs each term as `rewards/<name>/mean` and `/std` and sums them weighted,
@@ -135,6 +136,24 @@ def needless_tools(outcome: RolloutOutcome, search_type: str, target: str | None
     return -float(unneeded_crops + outcome["repeated_queries"])
 
 
+def missing_search(outcome: RolloutOutcome, search_type: str, target: str | None = None) -> float:
+    """-1 for a run that ended a search-required question without choosing any search, else 0 (by the labels).
+
+    The counterpart of `needless_tools`: charged alone, a cost on needless searches made GRPO stop searching
+    everywhere within ten steps on 2 cores (the policy's decision to search is weakly conditioned on the question,
+    so "do not search" learned on search-free questions carried over). With both, each decision has a cost on the
+    questions where it is wrong, and only telling the questions apart pays. A chosen crop counts as a search even
+    where grounding failed. `target` is unused (the signature of the label terms).
+
+    Raises:
+        ValueError: an unknown search type.
+    """
+    if search_type not in SEARCH_TYPES:
+        raise ValueError(f"unknown search_type {search_type!r}: expected one of {SEARCH_TYPES}")
+    chosen = outcome["image_searches"] + outcome["text_searches"] + outcome["crop_attempts"]
+    return -1.0 if search_type != "none" and chosen == 0 else 0.0
+
+
 def refused_calls(outcome: RolloutOutcome) -> float:
     """Minus the number of tool calls the limits refused (a second image search, an eleventh call …)."""
     return -float(outcome["refused_calls"])
@@ -154,6 +173,8 @@ class Rubric:
     needless_tools: float = 0.0
     """Per tool action the question did not need (`needless_tools`: a search on a search-free question, a crop where
     none is needed, a repeated query); needs the `search_type` and `target` columns."""
+    missing_search: float = 0.0
+    """Per run that ended a search-required question without a search (`missing_search`); needs `search_type`."""
     refused_calls: float = 0.0
     """Per refused tool call."""
 
@@ -169,6 +190,7 @@ class Rubric:
             "search_cost": self.search_cost,
             "correct_search_cost": self.correct_search_cost,
             "needless_tools": self.needless_tools,
+            "missing_search": self.missing_search,
             "refused_calls": self.refused_calls,
         }
 
@@ -184,7 +206,8 @@ class Rubric:
             "format": lambda: _outcome_function("format", format_validity),
             "search_cost": lambda: _outcome_function("search_cost", search_cost),
             "correct_search_cost": lambda: _judged_function("correct_search_cost", verdicts, correct_search_cost),
-            "needless_tools": _needless_tools_function,
+            "needless_tools": lambda: _labelled_function("needless_tools", needless_tools),
+            "missing_search": lambda: _labelled_function("missing_search", missing_search),
             "refused_calls": lambda: _outcome_function("refused_calls", refused_calls),
         }
         return [makers[name]() for name, w in self.terms().items() if w != 0]
@@ -202,17 +225,18 @@ class Rubric:
         """The weighted reward of one rollout (what TRL computes from `functions()` and `weights()`).
 
         Raises:
-            ValueError: `needless_tools` is weighted but no `search_type` was given.
+            ValueError: a term that reads the labels is weighted but no `search_type` was given.
         """
         right = correctness(outcome, question, gold, judge or RuleJudge())
-        if self.needless_tools and search_type is None:
-            raise ValueError("the needless_tools term needs the question's search_type")
+        if (self.needless_tools or self.missing_search) and search_type is None:
+            raise ValueError("the needless_tools and missing_search terms need the question's search_type")
         parts = {
             "correctness": right,
             "format": format_validity(outcome),
             "search_cost": search_cost(outcome),
             "correct_search_cost": correct_search_cost(outcome, right),
             "needless_tools": needless_tools(outcome, search_type, target) if search_type is not None else 0.0,
+            "missing_search": missing_search(outcome, search_type) if search_type is not None else 0.0,
             "refused_calls": refused_calls(outcome),
         }
         return sum(w * parts[name] for name, w in self.terms().items())
@@ -270,10 +294,12 @@ def _judged_function(
     return reward
 
 
-def _needless_tools_function() -> Callable[..., list[float]]:
-    """The TRL reward function of `needless_tools` (reads the `search_type` and `target` dataset columns)."""
+def _labelled_function(
+    name: str, term: Callable[[RolloutOutcome, str, str | None], float]
+) -> Callable[..., list[float]]:
+    """A TRL reward function of each rollout and its question's labels (the `search_type` and `target` columns)."""
 
-    def needless_tools_reward(
+    def reward(
         *,
         rollout: list[RolloutOutcome],
         search_type: list[str] | None = None,
@@ -281,12 +307,12 @@ def _needless_tools_function() -> Callable[..., list[float]]:
         **_: Any,
     ) -> list[float]:
         if search_type is None:
-            raise ValueError("reward needless_tools needs a search_type column in the GRPO dataset")
+            raise ValueError(f"reward {name} needs a search_type column in the GRPO dataset")
         targets = target if target is not None else [None] * len(rollout)
-        return [needless_tools(o, s, t) for o, s, t in zip(rollout, search_type, targets, strict=True)]
+        return [term(o, s, t) for o, s, t in zip(rollout, search_type, targets, strict=True)]
 
-    needless_tools_reward.__name__ = "needless_tools"
-    return needless_tools_reward
+    reward.__name__ = name
+    return reward
 
 
 def _outcome_function(name: str, term: Callable[[RolloutOutcome], float]) -> Callable[..., list[float]]:

@@ -104,6 +104,9 @@ class RLRecipe:
     """Per tool action the question did not need, by the generator's labels (`rl.rewards.needless_tools`): a search
     on a search-free question, a crop where no crop is needed, a repeated text query. Needs `search_type` (and
     `target`) in the data."""
+    reward_missing_search: float = 0.0
+    """Per run that ended a search-required question without a search, by the labels (`rl.rewards.missing_search`):
+    the counterpart of `reward_needless_tools`, which alone teaches the policy to stop searching everywhere."""
     reward_refused_calls: float = 0.0
     judge: str = "rule"
     """"rule" (offline) or "llm" (the paper's LLM judge at `judge_base_url` / `judge_model`)."""
@@ -159,6 +162,7 @@ class RLRecipe:
             search_cost=self.reward_search_cost,
             correct_search_cost=self.reward_correct_search_cost,
             needless_tools=self.reward_needless_tools,
+            missing_search=self.reward_missing_search,
             refused_calls=self.reward_refused_calls,
         )
 
@@ -198,8 +202,13 @@ def build_dataset(recipe: RLRecipe) -> tuple[Any, dict[str, str]]:
     rows = loaded[recipe.split]
     if recipe.only_teacher_solved and "teacher_solved" in rows.column_names:
         rows = rows.filter(lambda r: bool(r["teacher_solved"]))
-    if recipe.reward_needless_tools and "search_type" not in rows.column_names:
-        raise ValueError(f"reward_needless_tools needs a search_type column, and {recipe.data} has none")
+    labelled = {
+        "reward_needless_tools": recipe.reward_needless_tools,
+        "reward_missing_search": recipe.reward_missing_search,
+    }
+    if any(labelled.values()) and "search_type" not in rows.column_names:
+        used = " and ".join(k for k, w in labelled.items() if w)
+        raise ValueError(f"{used} needs a search_type column, and {recipe.data} has none")
     if recipe.search_types is not None:
         unknown = set(recipe.search_types) - set(SEARCH_TYPES)
         if unknown or not recipe.search_types:

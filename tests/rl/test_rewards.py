@@ -19,6 +19,7 @@ from rl.rewards import (
     correctness,
     format_validity,
     gold_of,
+    missing_search,
     needless_tools,
     outcome_from_state,
     refused_calls,
@@ -192,6 +193,41 @@ def test_needless_tools_reads_the_label_columns_and_outranks_a_lucky_search():
     assert rubric.total(searched, "q", gold, search_type="image", target="the flag") == pytest.approx(0.9)
     with pytest.raises(ValueError, match="search_type"):
         rubric.total(searched, "q", gold)
+
+
+def test_missing_search_charges_a_search_required_question_left_without_a_search(tools, inputs):
+    direct = run(["<reason>It is Japan's flag.</reason><answer>Japan</answer>"], tools, inputs)
+    failed_crop = run(
+        [
+            "<reason>The purple flag decides it.</reason><img_search>the purple flag</img_search>",
+            "<reason>It is Japan.</reason><answer>Japan</answer>",
+        ],
+        tools,
+        inputs,
+    )
+    assert failed_crop["image_searches"] == failed_crop["text_searches"] == 0  # grounding failed: nothing ran
+    for kind in ("image", "text", "mixed"):
+        assert missing_search(direct, kind) == -1.0
+        assert missing_search(failed_crop, kind) == 0.0  # the decision to search was taken
+        assert missing_search(run(CROP_THEN_ANSWER, tools, inputs), kind) == 0.0
+    assert missing_search(direct, "none") == 0.0
+    with pytest.raises(ValueError, match="unknown search_type"):
+        missing_search(direct, "picture")
+
+
+def test_the_two_label_terms_make_each_decision_cost_where_it_is_wrong():
+    rubric = Rubric(format=0.0, needless_tools=0.3, missing_search=0.3)
+    assert [f.__name__ for f in rubric.functions()] == ["correctness", "needless_tools", "missing_search"]
+    searched = answered_japan(image_searches=1, crops=1, crop_attempts=1)
+    direct = answered_japan(image_searches=0, crops=0, crop_attempts=0, tool_calls=0, turns=1, valid_turns=1)
+    gold, composite = gold_of("France"), "the flag on the left"  # both answers wrong: only the decision differs
+    free = [rubric.total(o, "q", gold, search_type="none") for o in (direct, searched)]
+    required = [rubric.total(o, "q", gold, search_type="image", target=composite) for o in (direct, searched)]
+    assert free == pytest.approx([0.0, -0.3]) and required == pytest.approx([-0.3, 0.0])
+    fn = rubric.functions()[2]
+    assert fn(rollout=[direct, searched, direct], search_type=["text", "text", "none"]) == [-1.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="missing_search needs a search_type column"):
+        fn(rollout=[direct])
 
 
 def test_terms_that_need_the_verdict_share_one_judge_call():

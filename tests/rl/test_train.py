@@ -130,8 +130,10 @@ def test_a_needless_tools_reward_needs_the_search_type_column(rl_setup, tmp_path
     unlabelled = tmp_path / "unlabelled"
     loaded = datasets.load_from_disk(small_recipe(rl_setup, tmp_path / "x").data)
     datasets.DatasetDict({k: v.remove_columns(["search_type"]) for k, v in loaded.items()}).save_to_disk(unlabelled)
-    with pytest.raises(ValueError, match="needs a search_type column"):
+    with pytest.raises(ValueError, match="reward_needless_tools needs a search_type column"):
         build_dataset(small_recipe(rl_setup, tmp_path / "bad", data=str(unlabelled), reward_needless_tools=0.3))
+    with pytest.raises(ValueError, match="reward_missing_search needs a search_type column"):
+        build_dataset(small_recipe(rl_setup, tmp_path / "bad", data=str(unlabelled), reward_missing_search=0.3))
     rows, _ = build_dataset(small_recipe(rl_setup, tmp_path / "plain", data=str(unlabelled)))  # fine without it
     assert "search_type" not in rows.column_names
 

@@ -140,7 +140,7 @@ def missing_search(outcome: RolloutOutcome, search_type: str, target: str | None
     """-1 for a run that ended a search-required question without choosing any search, else 0 (by the labels).
 
     The counterpart of `needless_tools`: charged alone, a cost on needless searches made GRPO stop searching
-    everywhere within ten steps on 2 cores (the policy's decision to search is weakly conditioned on the question,
+    everywhere within fifteen steps on 2 cores (the policy's decision to search is weakly conditioned on the question,
     so "do not search" learned on search-free questions carried over). With both, each decision has a cost on the
     questions where it is wrong, and only telling the questions apart pays. A chosen crop counts as a search even
     where grounding failed. `target` is unused (the signature of the label terms).

@@ -109,6 +109,11 @@ def correct_search_cost(outcome: RolloutOutcome, correct: float) -> float:
     return search_cost(outcome) if correct > 0 else 0.0
 
 
+def _check_search_type(search_type: str) -> None:
+    if search_type not in SEARCH_TYPES:
+        raise ValueError(f"unknown search_type {search_type!r}: expected one of {SEARCH_TYPES}")
+
+
 def needless_tools(outcome: RolloutOutcome, search_type: str, target: str | None) -> float:
     """Minus the tool actions the question did not need, by the generator's labels.
 
@@ -127,8 +132,7 @@ def needless_tools(outcome: RolloutOutcome, search_type: str, target: str | None
     Raises:
         ValueError: an unknown search type.
     """
-    if search_type not in SEARCH_TYPES:
-        raise ValueError(f"unknown search_type {search_type!r}: expected one of {SEARCH_TYPES}")
+    _check_search_type(search_type)
     failed_crops = max(0, outcome["crop_attempts"] - outcome["crops"])
     if search_type == "none":
         return -float(outcome["image_searches"] + outcome["text_searches"] + failed_crops)
@@ -148,8 +152,7 @@ def missing_search(outcome: RolloutOutcome, search_type: str, target: str | None
     Raises:
         ValueError: an unknown search type.
     """
-    if search_type not in SEARCH_TYPES:
-        raise ValueError(f"unknown search_type {search_type!r}: expected one of {SEARCH_TYPES}")
+    _check_search_type(search_type)
     chosen = outcome["image_searches"] + outcome["text_searches"] + outcome["crop_attempts"]
     return -1.0 if search_type != "none" and chosen == 0 else 0.0
 

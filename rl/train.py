@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,11 @@ class RLRecipe:
     search_types: list[str] | None = None
     """Train only on questions of these search types ("none", "image", "text", "mixed"); None: all. The paper's RL
     set (FVQA) was chosen for its higher share of image-search questions."""
+    balance_search_types: bool = False
+    """Feed the questions in a fixed order that alternates a search-free and a search-required one (each kind shuffled
+    with `seed`; TRL's own shuffling off), so an optimiser step of an even number of questions holds both kinds. Not in
+    the paper: on 2 cores a step holds one or two questions, and a step on one kind moves the policy's search rate on
+    every question, so the steps' kinds must balance for the update to follow the search decision instead."""
     profile: str | None = None
     """Prompt profile; None: the checkpoint's (`deepmmsearch_profile.json`), else paper."""
     # --- the policy update
@@ -217,6 +224,10 @@ def build_dataset(recipe: RLRecipe) -> tuple[Any, dict[str, str]]:
         rows = rows.filter(lambda r: r["search_type"] in wanted)
     if len(rows) == 0:
         raise ValueError(f"{recipe.data}[{recipe.split}] has no question to train on")
+    if recipe.balance_search_types:
+        if "search_type" not in rows.column_names:
+            raise ValueError(f"balance_search_types needs a search_type column, and {recipe.data} has none")
+        rows = rows.select(alternating_order(rows["search_type"], recipe.seed))
     style = recipe.run_config().style
     gold = ("answer", "aliases", "numeric", "tolerance")
     keep = {"id", "image", "question", *gold, "category", "search_type", "target"}  # target: `crop_needs`
@@ -224,6 +235,26 @@ def build_dataset(recipe: RLRecipe) -> tuple[Any, dict[str, str]]:
     rows = rows.map(lambda r: {"prompt": grpo_prompt(r["question"], style)})
     questions = {prompt_key(grpo_prompt(q, style)): q for q in rows["question"]}
     return rows, questions
+
+
+def alternating_order(search_types: Sequence[str], seed: int) -> list[int]:
+    """Row indices alternating search-free and search-required questions, each kind in a seeded random order.
+
+    The kind with more questions starts; once the other runs out, its remaining questions follow in their order.
+
+    Raises:
+        ValueError: only one kind among the questions (nothing to balance).
+    """
+    rng = random.Random(seed)
+    free = [i for i, t in enumerate(search_types) if t == "none"]
+    required = [i for i, t in enumerate(search_types) if t != "none"]
+    if not free or not required:
+        raise ValueError("balance_search_types needs both search-free and search-required questions")
+    rng.shuffle(free)
+    rng.shuffle(required)
+    first, second = (free, required) if len(free) >= len(required) else (required, free)
+    order = [i for pair in zip(first, second, strict=False) for i in pair]
+    return order + first[len(second) :]
 
 
 def crop_needs(rows: Any) -> dict[str, bool] | None:
@@ -301,6 +332,7 @@ def grpo_config(recipe: RLRecipe) -> Any:
         logging_steps=recipe.logging_steps,
         report_to=[] if recipe.report_to == "none" else [recipe.report_to],
         seed=recipe.seed,
+        shuffle_dataset=not recipe.balance_search_types,  # balanced: the dataset's own alternating order
         remove_unused_columns=False,  # the gold columns reach the reward functions
         dataloader_num_workers=0,
     )

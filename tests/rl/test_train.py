@@ -16,7 +16,15 @@ pytest.importorskip("trl")
 from rl_helpers import RECIPE, small_recipe  # noqa: E402
 
 from rl.rollout import prompt_key  # noqa: E402
-from rl.train import RLRecipe, build_dataset, crop_needs, grpo_config, main, train  # noqa: E402
+from rl.train import (  # noqa: E402
+    RLRecipe,
+    alternating_order,
+    build_dataset,
+    crop_needs,
+    grpo_config,
+    main,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,6 +128,30 @@ def test_search_types_keep_only_those_questions(rl_setup, tmp_path: Path):
     for bad in (["images"], []):
         with pytest.raises(ValueError, match="search_types"):
             build_dataset(small_recipe(rl_setup, tmp_path / "bad", search_types=bad))
+
+
+def test_alternating_order_pairs_the_two_kinds_and_keeps_every_question():
+    kinds = ["none", "image", "none", "mixed", "none", "text", "none"]
+    order = alternating_order(kinds, seed=0)
+    assert sorted(order) == list(range(len(kinds)))
+    labels = ["free" if kinds[i] == "none" else "required" for i in order]
+    assert labels == ["free", "required"] * 3 + ["free"]  # the larger kind starts; its rest follows
+    assert alternating_order(kinds, seed=0) == order and alternating_order(kinds, seed=1) != order
+    with pytest.raises(ValueError, match="both search-free and search-required"):
+        alternating_order(["image", "text"], seed=0)
+
+
+def test_balanced_steps_hold_one_question_of_each_kind(rl_setup, tmp_path: Path):
+    from rl.train import build_trainer
+
+    recipe = small_recipe(rl_setup, tmp_path / "bal", balance_search_types=True)  # 2 questions per step
+    assert grpo_config(recipe).shuffle_dataset is False
+    assert grpo_config(small_recipe(rl_setup, tmp_path)).shuffle_dataset  # unbalanced: TRL shuffles as usual
+    trainer = build_trainer(recipe, seed=0).trainer
+    batches = iter(trainer.get_train_dataloader())
+    for _ in range(3):
+        kinds = [row["search_type"] == "none" for row in next(batches)]
+        assert kinds.count(True) == kinds.count(False) == recipe.num_generations  # one group of each kind
 
 
 def test_a_needless_tools_reward_needs_the_search_type_column(rl_setup, tmp_path: Path):

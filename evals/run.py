@@ -259,8 +259,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
     extra = {"split": cfg.split} if cfg.benchmark == "frozenweb" else {}
     image_root = Path(cfg.image_root) if cfg.image_root else None
     examples = load_benchmark(cfg.benchmark, Path(cfg.data), limit=cfg.limit, image_root=image_root, **extra)
-    if cfg.sample is not None and cfg.sample < len(examples):
-        examples = sorted(random.Random(cfg.seed).sample(examples, cfg.sample), key=lambda ex: ex.id)
+    examples = sample_examples(examples, cfg.sample, cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     _check_config(out, cfg)
@@ -282,6 +281,13 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
     summary = summarise(records, cfg, elapsed, len(todo))
     (out / SUMMARY).write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def sample_examples(examples: list[EvalExample], n: int | None, seed: int) -> list[EvalExample]:
+    """A seeded random sample of `n` examples, sorted by id (all of them when `n` is None or not smaller)."""
+    if n is None or n >= len(examples):
+        return examples
+    return sorted(random.Random(seed).sample(examples, n), key=lambda ex: ex.id)
 
 
 def _check_config(out: Path, cfg: EvalConfig) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from rich.console import Console
 
+from evals import decision as decision_cli
 from evals import report_cli
 from evals import run as eval_cli
 from graph.context import RunConfig
@@ -92,6 +93,7 @@ def parser() -> argparse.ArgumentParser:
     data_cli.register(sub)
     eval_cli.register(sub)
     report_cli.register(sub)
+    decision_cli.register(sub)
     sft_cli.register(sub)
     rl_cli.register(sub)
     main_cli.register(sub)

@@ -12,6 +12,7 @@
     deepmmsearch data generate --n 10000 --out runs/data   # DeepMMSearchVQA: questions + teacher trajectories
     deepmmsearch eval --policy oracle --data runs/data --out runs/eval/oracle   # the evaluation harness
     deepmmsearch report runs/eval/* --out runs/report   # Table-1 report, tool use, plots, trajectory viewer
+    deepmmsearch decision --policy hf:runs/main/sft/final --data runs/main/data   # P(search) per kind of question
     deepmmsearch sft --config recipes/sft-tiny-cpu.yaml   # SFT with TRL (loss on the policy's tokens only)
     deepmmsearch rl --config recipes/rl-tiny-cpu.yaml     # GRPO with TRL, rolling out the agent graph
 

@@ -114,6 +114,24 @@ def _check_search_type(search_type: str) -> None:
         raise ValueError(f"unknown search_type {search_type!r}: expected one of {SEARCH_TYPES}")
 
 
+def needless_search(outcome: RolloutOutcome, search_type: str, target: str | None = None) -> float:
+    """Minus the searches (and chosen crops) of a run on a search-free question, else 0 (by the labels).
+
+    The search-free half of `needless_tools`, without its cost on unneeded crops: whether a crop is needed is a second
+    decision (`<img_search>` then `><` for the whole picture, or `>` and a region), as weakly conditioned as the first
+    on a 2-core policy, and charging crops on single pictures taught whole-picture searches on composites too (crops
+    chosen where needed fell from 61% to 23% of those questions). `target` is unused (the label terms' signature).
+
+    Raises:
+        ValueError: an unknown search type.
+    """
+    _check_search_type(search_type)
+    if search_type != "none":
+        return 0.0
+    failed_crops = max(0, outcome["crop_attempts"] - outcome["crops"])
+    return -float(outcome["image_searches"] + outcome["text_searches"] + failed_crops)
+
+
 def needless_tools(outcome: RolloutOutcome, search_type: str, target: str | None) -> float:
     """Minus the tool actions the question did not need, by the generator's labels.
 
@@ -132,10 +150,9 @@ def needless_tools(outcome: RolloutOutcome, search_type: str, target: str | None
     Raises:
         ValueError: an unknown search type.
     """
-    _check_search_type(search_type)
-    failed_crops = max(0, outcome["crop_attempts"] - outcome["crops"])
     if search_type == "none":
-        return -float(outcome["image_searches"] + outcome["text_searches"] + failed_crops)
+        return needless_search(outcome, search_type)
+    _check_search_type(search_type)
     unneeded_crops = 0 if crop_needed(target, search_type) else outcome["crop_attempts"]
     return -float(unneeded_crops + outcome["repeated_queries"])
 
@@ -176,6 +193,8 @@ class Rubric:
     needless_tools: float = 0.0
     """Per tool action the question did not need (`needless_tools`: a search on a search-free question, a crop where
     none is needed, a repeated query); needs the `search_type` and `target` columns."""
+    needless_search: float = 0.0
+    """Per search on a search-free question (`needless_search`, the search-free half of `needless_tools`)."""
     missing_search: float = 0.0
     """Per run that ended a search-required question without a search (`missing_search`); needs `search_type`."""
     refused_calls: float = 0.0
@@ -193,6 +212,7 @@ class Rubric:
             "search_cost": self.search_cost,
             "correct_search_cost": self.correct_search_cost,
             "needless_tools": self.needless_tools,
+            "needless_search": self.needless_search,
             "missing_search": self.missing_search,
             "refused_calls": self.refused_calls,
         }
@@ -210,6 +230,7 @@ class Rubric:
             "search_cost": lambda: _outcome_function("search_cost", search_cost),
             "correct_search_cost": lambda: _judged_function("correct_search_cost", verdicts, correct_search_cost),
             "needless_tools": lambda: _labelled_function("needless_tools", needless_tools),
+            "needless_search": lambda: _labelled_function("needless_search", needless_search),
             "missing_search": lambda: _labelled_function("missing_search", missing_search),
             "refused_calls": lambda: _outcome_function("refused_calls", refused_calls),
         }
@@ -231,14 +252,15 @@ class Rubric:
             ValueError: a term that reads the labels is weighted but no `search_type` was given.
         """
         right = correctness(outcome, question, gold, judge or RuleJudge())
-        if (self.needless_tools or self.missing_search) and search_type is None:
-            raise ValueError("the needless_tools and missing_search terms need the question's search_type")
+        if (self.needless_tools or self.needless_search or self.missing_search) and search_type is None:
+            raise ValueError("the label terms (needless_tools, needless_search, missing_search) need a search_type")
         parts = {
             "correctness": right,
             "format": format_validity(outcome),
             "search_cost": search_cost(outcome),
             "correct_search_cost": correct_search_cost(outcome, right),
             "needless_tools": needless_tools(outcome, search_type, target) if search_type is not None else 0.0,
+            "needless_search": needless_search(outcome, search_type) if search_type is not None else 0.0,
             "missing_search": missing_search(outcome, search_type) if search_type is not None else 0.0,
             "refused_calls": refused_calls(outcome),
         }

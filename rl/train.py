@@ -111,6 +111,9 @@ class RLRecipe:
     """Per tool action the question did not need, by the generator's labels (`rl.rewards.needless_tools`): a search
     on a search-free question, a crop where no crop is needed, a repeated text query. Needs `search_type` (and
     `target`) in the data."""
+    reward_needless_search: float = 0.0
+    """Per search on a search-free question, by the labels (`rl.rewards.needless_search`): `reward_needless_tools`
+    without its cost on unneeded crops and repeated queries. Needs `search_type` in the data."""
     reward_missing_search: float = 0.0
     """Per run that ended a search-required question without a search, by the labels (`rl.rewards.missing_search`):
     the counterpart of `reward_needless_tools`, which alone teaches the policy to stop searching everywhere."""
@@ -169,6 +172,7 @@ class RLRecipe:
             search_cost=self.reward_search_cost,
             correct_search_cost=self.reward_correct_search_cost,
             needless_tools=self.reward_needless_tools,
+            needless_search=self.reward_needless_search,
             missing_search=self.reward_missing_search,
             refused_calls=self.reward_refused_calls,
         )
@@ -211,6 +215,7 @@ def build_dataset(recipe: RLRecipe) -> tuple[Any, dict[str, str]]:
         rows = rows.filter(lambda r: bool(r["teacher_solved"]))
     labelled = {
         "reward_needless_tools": recipe.reward_needless_tools,
+        "reward_needless_search": recipe.reward_needless_search,
         "reward_missing_search": recipe.reward_missing_search,
     }
     if any(labelled.values()) and "search_type" not in rows.column_names:

@@ -120,7 +120,8 @@ def needless_search(outcome: RolloutOutcome, search_type: str, target: str | Non
     The search-free half of `needless_tools`, without its cost on unneeded crops: whether a crop is needed is a second
     decision (`<img_search>` then `><` for the whole picture, or `>` and a region), as weakly conditioned as the first
     on a 2-core policy, and charging crops on single pictures taught whole-picture searches on composites too (crops
-    chosen where needed fell from 61% to 23% of those questions). `target` is unused (the label terms' signature).
+    chosen where one is needed fell from 61% to 23% and to 2% in two runs). `target` is unused (the label terms'
+    signature).
 
     Raises:
         ValueError: an unknown search type.

@@ -20,6 +20,7 @@ from rl.rewards import (
     format_validity,
     gold_of,
     missing_search,
+    needless_search,
     needless_tools,
     outcome_from_state,
     refused_calls,
@@ -173,6 +174,25 @@ def test_needless_tools_charge_what_the_question_did_not_need(tools, inputs):
     assert needless_tools(repeated, "none", None) == -3.0  # every search of a search-free question
     with pytest.raises(ValueError, match="unknown search_type"):
         needless_tools(direct, "images", None)
+
+
+def test_needless_search_is_the_search_free_half_of_needless_tools(tools, inputs):
+    cropped = run(CROP_THEN_ANSWER, tools, inputs)  # a cut crop, then an image search
+    direct = run(["<reason>It is Japan's flag.</reason><answer>Japan</answer>"], tools, inputs)
+    for ran in (cropped, direct):
+        assert needless_search(ran, "none") == needless_tools(ran, "none", None)
+    assert needless_search(cropped, "none") == -1.0
+    assert needless_tools(cropped, "image", None) == -1.0  # an unneeded crop on a single picture ...
+    assert needless_search(cropped, "image") == needless_search(cropped, "mixed", "x") == 0.0  # ... costs nothing here
+    with pytest.raises(ValueError, match="unknown search_type"):
+        needless_search(direct, "images")
+    rubric = Rubric(format=0.0, needless_search=0.3, missing_search=0.3)
+    assert [f.__name__ for f in rubric.functions()] == ["correctness", "needless_search", "missing_search"]
+    gold = gold_of("Japan")
+    assert rubric.total(cropped, "q", gold, search_type="none") == pytest.approx(0.9 - 0.3)
+    assert rubric.total(cropped, "q", gold, search_type="image") == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="need a search_type"):
+        rubric.total(cropped, "q", gold)
 
 
 def test_needless_tools_reads_the_label_columns_and_outranks_a_lucky_search():

@@ -166,6 +166,10 @@ def test_a_needless_tools_reward_needs_the_search_type_column(rl_setup, tmp_path
         build_dataset(small_recipe(rl_setup, tmp_path / "bad", data=str(unlabelled), reward_needless_tools=0.3))
     with pytest.raises(ValueError, match="reward_missing_search needs a search_type column"):
         build_dataset(small_recipe(rl_setup, tmp_path / "bad", data=str(unlabelled), reward_missing_search=0.3))
+    with pytest.raises(ValueError, match="reward_needless_search needs a search_type column"):
+        build_dataset(small_recipe(rl_setup, tmp_path / "bad", data=str(unlabelled), reward_needless_search=0.3))
+    with pytest.raises(ValueError, match="balance_search_types needs a search_type column"):
+        build_dataset(small_recipe(rl_setup, tmp_path / "bad", data=str(unlabelled), balance_search_types=True))
     rows, _ = build_dataset(small_recipe(rl_setup, tmp_path / "plain", data=str(unlabelled)))  # fine without it
     assert "search_type" not in rows.column_names
 

@@ -53,7 +53,7 @@ class RLRecipe:
     """Feed the questions in a fixed order that alternates a search-free and a search-required one (each kind shuffled
     with `seed`; TRL's own shuffling off), so an optimiser step of an even number of questions holds both kinds. Not in
     the paper: on 2 cores a step holds one or two questions, and a step on one kind moves the policy's search rate on
-    every question, so the steps' kinds must balance for the update to follow the search decision instead."""
+    every question. Measured (README, GRPO section): balanced steps still moved the rate on both kinds."""
     profile: str | None = None
     """Prompt profile; None: the checkpoint's (`deepmmsearch_profile.json`), else paper."""
     # --- the policy update

@@ -141,6 +141,15 @@ class RLRecipe:
     skip_zero_advantage: bool = False
     """Spend no forward/backward on micro-batches whose advantages are all zero (groups with one reward for every
     rollout): their only gradient is the KL term (`rl.trainer`)."""
+    # --- the first-decision monitor (`rl.decision_monitor`)
+    probe_every: int = 0
+    """Probe P(search) on held-out questions before training and after every N optimiser steps; 0: off. Each probe
+    costs one forward per question (~0.6 s a question on 2 cores) and counts against `max_seconds`."""
+    probe_data: str | None = None
+    """The generated DeepMMSearchVQA folder (with `questions.jsonl`) to probe; None: the folder that holds `data`."""
+    probe_split: str = "validation"
+    probe_sample: int = 48
+    """Questions probed (a seeded sample, the same every probe and as `deepmmsearch decision --sample`)."""
 
     @classmethod
     def load(cls, path: Path, **overrides: Any) -> RLRecipe:
@@ -375,6 +384,7 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
 
         tools = default_toolset(recipe.world)
     dataset, questions = build_dataset(recipe)  # bad data fails before the model loads
+    monitor = decision_monitor(recipe)
     needs_crop = crop_needs(dataset)
     processor = load_processor(recipe.model)
     bf16 = resolve_bf16(recipe.bf16, recipe.use_cpu)
@@ -400,6 +410,8 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
         step_times_callback(out / "steps.jsonl", rollout_watch, reward_watch),
         CollapseAlarm(stop=recipe.stop_on_alarm).callback(out),
     ]
+    if monitor is not None:
+        callbacks.append(monitor.callback())
     if recipe.max_seconds:
         callbacks.append(time_budget_callback(recipe.max_seconds))
     trainer = grpo_trainer_class(recipe.skip_zero_advantage)(
@@ -412,11 +424,50 @@ def build_trainer(recipe: RLRecipe, *, tools: Any = None, seed: int | None = Non
         callbacks=callbacks,
         rollout_func=timed(rollout, rollout_watch),
     )
+    if monitor is not None:
+        monitor.trainer = trainer
     return RLRun(trainer, rollout)
 
 
-def curves(history: list[dict[str, Any]], path: Path) -> Path:
-    """Plot reward, format rate, KL and tool calls by step as one PNG."""
+def decision_monitor(recipe: RLRecipe) -> Any:
+    """The recipe's `rl.decision_monitor.DecisionMonitor` (writing `out/decision.jsonl`), or None when off.
+
+    Raises:
+        ValueError: a negative `probe_every`, or probe data that cannot be read (before any model loads).
+    """
+    if recipe.probe_every < 0:
+        raise ValueError(f"probe_every must be ≥ 0, got {recipe.probe_every}")
+    if not recipe.probe_every:
+        return None
+    from policy.profile import get_profile
+    from rl.decision_monitor import DecisionMonitor, probe_examples
+
+    folder = Path(recipe.probe_data) if recipe.probe_data else Path(recipe.data).parent.parent  # DIR/hf/questions
+    examples = probe_examples(folder, recipe.probe_split, recipe.probe_sample, recipe.seed)
+    style = get_profile(recipe.resolved_profile()).style
+    return DecisionMonitor(examples, style, recipe.probe_every, Path(recipe.out) / "decision.jsonl")
+
+
+def decision_trend(path: Path) -> list[dict[str, Any]]:
+    """A run's probes (`decision.jsonl`): step, mean P(search) on search-free and search-required questions, AUROC.
+
+    Empty when the run was not probed.
+    """
+    from rl.decision_monitor import read_probes
+
+    return [
+        {
+            "step": row["step"],
+            "p_search_free": row["search_free"]["p_search"],
+            "p_search_required": row["search_required"]["p_search"],
+            "separation": row["separation"],
+        }
+        for row in read_probes(path)
+    ]
+
+
+def curves(history: list[dict[str, Any]], path: Path, decision: Sequence[dict[str, Any]] = ()) -> Path:
+    """Plot reward, format rate, KL and tool calls by step as one PNG, and the probed P(search) when there is one."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -426,15 +477,26 @@ def curves(history: list[dict[str, Any]], path: Path) -> Path:
         ("kl", "KL to the SFT policy"),
         ("rollout/tool_calls", "tool calls per rollout"),
     ]
-    fig = Figure(figsize=(10, 6))
+    columns = 3 if decision else 2
+    fig = Figure(figsize=(5 * columns, 6))
     FigureCanvasAgg(fig)
     for i, (key, title) in enumerate(panels, start=1):
-        ax = fig.add_subplot(2, 2, i)
+        ax = fig.add_subplot(2, columns, i + (i > 2 and columns == 3))
         points = [(h["step"], h[key]) for h in history if key in h and "step" in h]
         if points:
             ax.plot(*zip(*points, strict=True), marker=".")
         ax.set_title(title)
         ax.set_xlabel("step")
+    if decision:
+        ax = fig.add_subplot(1, 3, 3)
+        for key, label in (("p_search_required", "search-required"), ("p_search_free", "search-free")):
+            points = [(row["step"], row[key]) for row in decision if row[key] is not None]
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o", label=label)
+        ax.set_ylim(0, 1)
+        ax.set_title("held-out P(search) at the first decision")
+        ax.set_xlabel("step")
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
@@ -456,7 +518,7 @@ def train(recipe: RLRecipe, *, tools: Any = None, seed: int | None = None) -> di
     final = save_final(trainer, out / "final", profile, merge=recipe.lora)
     history = trainer.state.log_history
     if trainer.is_world_process_zero():
-        curves(history, out / "curves.png")
+        curves(history, out / "curves.png", decision_trend(out / "decision.jsonl"))
         (out / "log_history.json").write_text(json.dumps(history, indent=1))
     logged = [h for h in history if "reward" in h]
     summary = {
@@ -469,6 +531,7 @@ def train(recipe: RLRecipe, *, tools: Any = None, seed: int | None = None) -> di
         "last_reward": logged[-1]["reward"] if logged else None,
         "time_per_step": time_breakdown(out / "steps.jsonl"),
         "alarms": (out / "alarms.jsonl").read_text().splitlines() if (out / "alarms.jsonl").is_file() else [],
+        "decision": decision_trend(out / "decision.jsonl"),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary

@@ -58,7 +58,8 @@ def run_recipe_job(
     """The command-line body of a training job: load the recipe, check its inputs exist, train, print the summary.
 
     wandb logs offline unless `WANDB_MODE` says otherwise. Bad input (a bad recipe, a missing input folder, a
-    `ValueError` from training's setup) prints one line and returns 2.
+    `ValueError` from training's setup) prints one line and returns 2; Ctrl-C prints one line (the same command
+    resumes from the last checkpoint) and returns 130.
 
     Args:
         args: parsed arguments with `config` and the `overrides` attributes.
@@ -81,5 +82,8 @@ def run_recipe_job(
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
+    except KeyboardInterrupt:  # the shell's own exit status for Ctrl-C
+        print("interrupted: run the same command again to resume from the last checkpoint", file=sys.stderr)  # noqa: T201
+        return 130
     print(json.dumps(summary, indent=1))  # noqa: T201
     return 0

@@ -233,6 +233,37 @@ def test_cli_refuses_bad_input_with_one_line(rl_setup, tmp_path: Path, capsys):
     assert code == 2 and "hf/questions DatasetDict" in capsys.readouterr().err
 
 
+def test_ctrl_c_mid_run_stops_with_one_line_and_the_command_resumes(rl_setup, tmp_path: Path):
+    import signal
+    import time
+
+    out = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "graph.cli", "rl", "--config", str(RECIPE), "--model", str(rl_setup["model"])]
+    cmd += ["--data", str(rl_setup["data"]), "--world", str(rl_setup["world"]), "--out", str(out)]
+    cmd += ["--report-to", "none", "--max-seconds", "0"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [*cmd, "--max-steps", "200"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "checkpoint-5").is_dir():  # a saved checkpoint; the run is now inside a later step
+            assert proc.poll() is None and time.monotonic() < deadline, "the run ended before its fifth step"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err, err[err.find("Traceback") - 200 :][:3000]
+    assert "interrupted: run the same command again to resume from the last checkpoint\n" in err
+    done = subprocess.run([*cmd, "--max-steps", "6"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    steps = [json.loads(line)["step"] for line in (out / "steps.jsonl").read_text().splitlines()]
+    # step 1 logged once: the second command resumed from a checkpoint instead of starting again
+    assert steps[-1] == 6 and steps.count(1) == 1 and json.loads((out / "summary.json").read_text())["steps"] == 6
+
+
 @pytest.mark.slow
 def test_accelerate_launch_on_two_cpu_processes(rl_setup, tmp_path: Path):
     import yaml

@@ -2,6 +2,7 @@
 
     deepmmsearch policy init-tiny --out DIR [--size test|small|default] [--corpus FILE|WORLD] [--arch ARCH]
     deepmmsearch policy init-smol --out DIR [--layers N] [--vision small|test] [--seed S]
+    deepmmsearch policy merge --adapter RUN/checkpoint-N --out DIR [--base DIR]
 
 `register(subparsers)` adds the `policy` command to a parser's subparsers; each leaf sets `handler`, a function of
 the parsed arguments that returns the exit code. Building the parser imports no torch: the builder is imported
@@ -62,6 +63,19 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     smol.add_argument("--vision", choices=VISION_CHOICES, default="small", help="vision tower (default: small)")
     smol.add_argument("--seed", type=int, default=0, help="seed of the vision tower and the added embedding rows")
     smol.set_defaults(handler=init_smol_command)
+    merge = sub.add_parser(
+        "merge",
+        help="merge a LoRA training checkpoint (checkpoint-N) into its base, loadable as hf:DIR",
+        description=(
+            "SFT and GRPO runs keep LoRA adapters in their checkpoint-N folders and merge only the final one. This "
+            "loads the base model (default: the one the adapter names), merges the adapter and saves weights, the "
+            "base's processor and its prompt profile into --out, so that eval, decision and ask load it like final."
+        ),
+    )
+    merge.add_argument("--adapter", type=Path, required=True, help="a checkpoint-N folder (adapter_config.json)")
+    merge.add_argument("--out", type=Path, required=True, help="output directory (created)")
+    merge.add_argument("--base", type=Path, help="the base model folder (default: the one the adapter names)")
+    merge.set_defaults(handler=merge_command)
     return policy
 
 
@@ -97,4 +111,20 @@ def init_smol_command(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     build = init_smol(args.out, layers=args.layers, vision=args.vision, seed=args.seed)
     sys.stdout.write(json.dumps(build.__dict__) + "\n")
+    return 0
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    """Run `policy merge`; prints the merged folder as JSON."""
+    if args.out.exists() and not args.out.is_dir():
+        sys.stderr.write(f"error: --out {args.out} exists and is not a directory\n")
+        return EXIT_BAD_INPUT
+    from policy.merge import merge_adapter
+
+    try:
+        out = merge_adapter(args.adapter, args.out, args.base)
+    except ValueError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return EXIT_BAD_INPUT
+    sys.stdout.write(json.dumps({"adapter": str(args.adapter), "out": str(out)}) + "\n")
     return 0

@@ -9,6 +9,7 @@
     deepmmsearch world search "capital of Peru"  /  deepmmsearch world search --image flag.png
     deepmmsearch serve --world runs/world/full   # the search server (text, image, grounding) over a world
     deepmmsearch policy init-tiny --out runs/tiny --size default   # a tiny Qwen2.5-VL-architecture policy
+    deepmmsearch policy merge --adapter runs/rl/tiny-cpu/checkpoint-10 --out runs/rl/tiny-cpu/step-10   # loadable
     deepmmsearch data generate --n 10000 --out runs/data   # DeepMMSearchVQA: questions + teacher trajectories
     deepmmsearch eval --policy oracle --data runs/data --out runs/eval/oracle   # the evaluation harness
     deepmmsearch report runs/eval/* --out runs/report   # Table-1 report, tool use, plots, trajectory viewer

@@ -84,7 +84,9 @@ class RLRecipe:
     loss_type: str = "grpo"
     """Per-sequence normalised GRPO loss as in the paper (TRL's default is "dapo")."""
     scale_rewards: str = "group"
-    """Advantages divided by the group's reward std (GRPO as published)."""
+    """Advantages divided by the group's reward std (GRPO as published). A reward term's weight then counts only
+    against the other terms inside a group: a group whose only variance is one term gets the same advantages at any
+    weight of it. "none" keeps the weights as advantages (README, GRPO section: runs D and E)."""
     temperature: float = 1.0
     top_p: float = 1.0
     mask_truncated_completions: bool = False

@@ -98,7 +98,12 @@ def test_save_reload_gives_identical_generation(tmp_path, tiny_policy, inputs):
     ctx = RunConfig(max_turns=2, max_new_tokens=8)
     a = build_graph(tiny_policy, fixture_toolset()).invoke(inputs, context=ctx)
     b = build_graph(again, fixture_toolset()).invoke(inputs, context=ctx)
-    assert a["trace"] == b["trace"]
+    # the same tokens; log-probabilities to float rounding (CPU kernels may pick another blocking for the reloaded
+    # tensors' memory layout, which changes the last bits of a sum)
+    assert {k: v for k, v in a["trace"].items() if k != "logprobs"} == {
+        k: v for k, v in b["trace"].items() if k != "logprobs"
+    }
+    assert a["trace"]["logprobs"] == pytest.approx(b["trace"]["logprobs"], abs=1e-5)
 
 
 def test_qwen2_vl_variant_builds_and_generates(tmp_path, inputs):

@@ -21,13 +21,18 @@ def adapter_base(adapter: Path) -> Path:
     Raises:
         ValueError: the folder holds no adapter, or names no base.
     """
-    config = adapter / "adapter_config.json"
-    if not config.is_file():
-        raise ValueError(f"{adapter} holds no LoRA adapter (no adapter_config.json)")
+    config = _adapter_config(adapter)
     base = json.loads(config.read_text()).get("base_model_name_or_path")
     if not base:
         raise ValueError(f"{config} names no base model; pass --base")
     return Path(base)
+
+
+def _adapter_config(adapter: Path) -> Path:
+    config = adapter / "adapter_config.json"
+    if not config.is_file():
+        raise ValueError(f"{adapter} holds no LoRA adapter (no adapter_config.json)")
+    return config
 
 
 def merge_adapter(adapter: Path, out: Path, base: Path | None = None) -> Path:
@@ -42,11 +47,10 @@ def merge_adapter(adapter: Path, out: Path, base: Path | None = None) -> Path:
     from policy.processors import load_processor
     from policy.profile import load_profile
 
+    _adapter_config(adapter)
     base = base or adapter_base(adapter)
     if not (base / "config.json").is_file():
         raise ValueError(f"base model {base} does not exist (run from the training run's folder, or pass --base)")
-    if not (adapter / "adapter_config.json").is_file():
-        raise ValueError(f"{adapter} holds no LoRA adapter (no adapter_config.json)")
     model = AutoModelForImageTextToText.from_pretrained(base, dtype="auto")
     merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     out.mkdir(parents=True, exist_ok=True)

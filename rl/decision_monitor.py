@@ -143,3 +143,16 @@ def read_probes(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def decision_trend(path: Path) -> list[dict[str, Any]]:
+    """A run's probes: step, mean P(search) on search-free and search-required questions, AUROC (empty if unprobed)."""
+    return [
+        {
+            "step": row["step"],
+            "p_search_free": row["search_free"]["p_search"],
+            "p_search_required": row["search_required"]["p_search"],
+            "separation": row["separation"],
+        }
+        for row in read_probes(path)
+    ]

@@ -450,24 +450,6 @@ def decision_monitor(recipe: RLRecipe) -> Any:
     return DecisionMonitor(examples, style, recipe.probe_every, Path(recipe.out) / "decision.jsonl")
 
 
-def decision_trend(path: Path) -> list[dict[str, Any]]:
-    """A run's probes (`decision.jsonl`): step, mean P(search) on search-free and search-required questions, AUROC.
-
-    Empty when the run was not probed.
-    """
-    from rl.decision_monitor import read_probes
-
-    return [
-        {
-            "step": row["step"],
-            "p_search_free": row["search_free"]["p_search"],
-            "p_search_required": row["search_required"]["p_search"],
-            "separation": row["separation"],
-        }
-        for row in read_probes(path)
-    ]
-
-
 def curves(history: list[dict[str, Any]], path: Path, decision: Sequence[dict[str, Any]] = ()) -> Path:
     """Plot reward, format rate, KL and tool calls by step as one PNG, and the probed P(search) when there is one."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -518,9 +500,12 @@ def train(recipe: RLRecipe, *, tools: Any = None, seed: int | None = None) -> di
     result = trainer.train(resume_from_checkpoint=last_checkpoint(out))
     profile = get_profile(recipe.resolved_profile())
     final = save_final(trainer, out / "final", profile, merge=recipe.lora)
+    from rl.decision_monitor import decision_trend
+
     history = trainer.state.log_history
+    trend = decision_trend(out / "decision.jsonl")
     if trainer.is_world_process_zero():
-        curves(history, out / "curves.png", decision_trend(out / "decision.jsonl"))
+        curves(history, out / "curves.png", trend)
         (out / "log_history.json").write_text(json.dumps(history, indent=1))
     logged = [h for h in history if "reward" in h]
     summary = {
@@ -533,7 +518,7 @@ def train(recipe: RLRecipe, *, tools: Any = None, seed: int | None = None) -> di
         "last_reward": logged[-1]["reward"] if logged else None,
         "time_per_step": time_breakdown(out / "steps.jsonl"),
         "alarms": (out / "alarms.jsonl").read_text().splitlines() if (out / "alarms.jsonl").is_file() else [],
-        "decision": decision_trend(out / "decision.jsonl"),
+        "decision": trend,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
